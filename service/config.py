@@ -1,0 +1,97 @@
+"""The one place configuration is read: environment variables with the `FFGATE_` prefix.
+
+Every process (gateway, worker, emulator, `ffgate dev`) builds a `Settings` in its entry point and hands it
+on; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import Field, RedisDsn, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
+DEFAULT_FIREFLY_URL = "https://firefly-api.adobe.io"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FFGATE_", extra="ignore", frozen=True)
+
+    # --- shared -------------------------------------------------------------------------------------------
+    redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
+    redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
+    queue_name: str = Field("ffgate", description="Name of the RQ queue that carries submit/cancel work.")
+    log_level: str = "INFO"
+
+    # --- upstream: Adobe IMS + Firefly ---------------------------------------------------------------------
+    adobe_client_id: str | None = None
+    adobe_client_secret: SecretStr | None = None
+    adobe_scopes: str = "openid,AdobeID,firefly_api,ff_apis"
+    ims_url: str = DEFAULT_IMS_URL
+    firefly_url: str = DEFAULT_FIREFLY_URL
+    model_version: str = Field("image3_custom", description="x-model-version sent with custom-model jobs.")
+    upstream_timeout_s: float = 15.0
+    token_refresh_margin_s: int = Field(300, description="Refresh the IMS token this long before it expires.")
+    upstream_rpm: int = Field(4, ge=0, description="The Adobe org's requests per minute (0: no limit).")
+    upstream_rpd: int = Field(9000, ge=0, description="The Adobe org's requests per day (0: no limit).")
+
+    # --- gateway ---------------------------------------------------------------------------------------------
+    admin_key: SecretStr | None = None
+    models_cache_ttl_s: int = 300
+    max_body_bytes: int = 64 * 1024
+    max_wait_s: int = 60
+    public_base_url: str | None = Field(None, description="Absolute base for links; relative when unset.")
+    webhook_allowed_cidrs: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
+
+    # --- worker ----------------------------------------------------------------------------------------------
+    result_ttl_s: int = Field(7 * 24 * 3600, description="How long a finished job record is kept.")
+    submit_max_attempts: int = Field(5, description="Attempts for a submit that failed before Firefly took it.")
+    submit_retry_base_s: float = 2.0
+    poll_first_s: float = Field(2.0, description="First status poll after Firefly accepted a job.")
+    poll_interval_s: float = Field(3.0, description="Status poll interval while nothing is known of durations.")
+    poll_tail_s: float = Field(1.0, description="Poll interval once a job runs past its expected duration.")
+    poll_max_interval_s: float = 15.0
+    poll_concurrency: int = Field(128, description="Status calls in flight at once per worker process.")
+    poll_lease_s: float = Field(30.0, description="A claimed poll returns to the schedule after this long.")
+    poll_max_errors: int = Field(8, description="Consecutive failed status calls before a job is given up.")
+    job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")
+    maintenance_interval_s: int = Field(15, description="How often a worker recovers abandoned work.")
+
+    # --- emulator (only read by `ffgate emulator`) -------------------------------------------------------
+    emulator_client_id: str = "ffgate-emulator-client"
+    emulator_client_secret: SecretStr = SecretStr("ffgate-emulator-secret")
+    emulator_public_url: str | None = Field(
+        None, description="Base URL put in statusUrl/cancelUrl/image URLs; the request's own base when unset."
+    )
+    emulator_token_ttl_s: int = 86399
+    emulator_job_latency_s: float = 8.0
+    emulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0)
+    emulator_failure_code: str = "runtime_error"
+    emulator_rpm: int = Field(4, ge=0, description="Per-minute limit (0: none), as Adobe's default.")
+    emulator_rpd: int = Field(9000, ge=0, description="Per-day limit (0: none), as Adobe's default.")
+    emulator_limit_status_calls: bool = False
+    emulator_retry_after_format: Literal["seconds", "http-date"] = "seconds"
+    emulator_image_format: Literal["jpeg", "png"] = "jpeg"
+    emulator_image_max_side: int = Field(1024, description="Images are drawn at the requested size or this cap.")
+    emulator_url_ttl_s: int = 3600
+
+    @field_validator("webhook_allowed_cidrs", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def ims_token_url(self) -> str:
+        return self.ims_url.rstrip("/") + "/ims/token/v3"
+
+    @property
+    def firefly_base(self) -> str:
+        return self.firefly_url.rstrip("/")
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.adobe_client_id and self.adobe_client_secret)
