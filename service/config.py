@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     upstream_rpm: int = Field(4, ge=0, description="The Adobe org's requests per minute (0: no limit).")
     upstream_rpd: int = Field(9000, ge=0, description="The Adobe org's requests per day (0: no limit).")
 
-    # --- gateway ---------------------------------------------------------------------------------------------
+    # --- gateway --------------------------------------------------------------------------------
     admin_key: SecretStr | None = None
     models_cache_ttl_s: int = 300
     max_body_bytes: int = 64 * 1024
@@ -45,12 +45,16 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(None, description="Absolute base for links; relative when unset.")
     webhook_allowed_cidrs: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
 
-    # --- worker ----------------------------------------------------------------------------------------------
+    # --- worker ---------------------------------------------------------------------------------
     result_ttl_s: int = Field(7 * 24 * 3600, description="How long a finished job record is kept.")
-    submit_max_attempts: int = Field(5, description="Attempts for a submit that failed before Firefly took it.")
+    submit_max_attempts: int = Field(
+        5, description="Attempts for a submit that failed before Firefly took it."
+    )
     submit_retry_base_s: float = 2.0
     poll_first_s: float = Field(2.0, description="First status poll after Firefly accepted a job.")
-    poll_interval_s: float = Field(3.0, description="Status poll interval while nothing is known of durations.")
+    poll_interval_s: float = Field(
+        3.0, description="Status poll interval while nothing is known of durations."
+    )
     poll_tail_s: float = Field(1.0, description="Poll interval once a job runs past its expected duration.")
     poll_max_interval_s: float = 15.0
     poll_concurrency: int = Field(128, description="Status calls in flight at once per worker process.")
@@ -74,7 +78,9 @@ class Settings(BaseSettings):
     emulator_limit_status_calls: bool = False
     emulator_retry_after_format: Literal["seconds", "http-date"] = "seconds"
     emulator_image_format: Literal["jpeg", "png"] = "jpeg"
-    emulator_image_max_side: int = Field(1024, description="Images are drawn at the requested size or this cap.")
+    emulator_image_max_side: int = Field(
+        1024, description="Images are drawn at the requested size or this cap."
+    )
     emulator_url_ttl_s: int = 3600
 
     @field_validator("webhook_allowed_cidrs", mode="before")

@@ -1,0 +1,101 @@
+"""The gateway: app factory, lifespan (one Redis pool, one HTTP client, one change feed) and `serve`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import redis
+import redis.asyncio as aioredis
+import uvicorn
+from fastapi import FastAPI
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from service.api import generations, health, models
+from service.config import Settings
+from service.deps import Runtime
+from service.events import ChangeFeed
+from service.firefly import Firefly
+from service.jobs import JobStore
+from service.keys import Keys
+from service.logs import configure_logging
+from service.middleware import Metrics, RequestContext
+from service.models import ModelCatalog
+from service.problems import add_exception_handlers
+
+DESCRIPTION = (
+    "ffgate holds the Adobe Firefly Services credential for the whole company: internal services ask it "
+    "for custom-model image generations with their own API key, and it queues them within the Adobe org's "
+    "limits, polls Firefly, and keeps the results."
+)
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    url = str(settings.redis_url)
+    aredis = aioredis.Redis.from_url(url, max_connections=256, health_check_interval=30)
+    sync_redis = redis.Redis.from_url(url, health_check_interval=30)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
+        limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
+        follow_redirects=False,
+    )
+    keys = Keys(settings.redis_prefix)
+    firefly = Firefly(settings, aredis, http) if settings.has_credentials else None
+    return Runtime(
+        settings=settings,
+        redis=aredis,
+        sync_redis=sync_redis,
+        http=http,
+        queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
+        jobs=JobStore(aredis, keys, settings.result_ttl_s),
+        firefly=firefly,
+        models=ModelCatalog(aredis, keys, firefly, settings.models_cache_ttl_s) if firefly else None,
+        feed=ChangeFeed(aredis, keys),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        runtime = open_runtime(settings)
+        await runtime.feed.start()
+        try:
+            yield {"runtime": runtime}
+        finally:
+            await runtime.feed.stop()
+            await runtime.http.aclose()
+            await runtime.redis.aclose()
+            runtime.sync_redis.close()
+
+    app = FastAPI(
+        title="ffgate",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    add_exception_handlers(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Metrics)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(generations.router)
+    return app
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    configure_logging(settings.log_level, "gateway")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,136 @@
+"""The one exception tree of ffgate, shared by the gateway and the worker.
+
+    FfgateError                      500  anything we raise on purpose
+    ├── BadRequest                   400  malformed JSON
+    ├── Unauthorized                 401  missing / unknown / revoked key
+    ├── Forbidden                    403  key without the needed scope
+    ├── NotFound                     404  unknown route or resource (also others' resources)
+    ├── MethodNotAllowed             405
+    ├── Conflict                     409  e.g. cancel of a finished job
+    ├── PayloadTooLarge              413
+    ├── UnsupportedMediaType         415
+    ├── Unprocessable                422  validation, with `errors`
+    ├── RateLimited                  429  with Retry-After
+    ├── ServiceUnavailable           503  Redis or another dependency is down
+    └── UpstreamError                502  Firefly / IMS answered badly (carries what Firefly said)
+        ├── UpstreamRejected         4xx from Firefly: the request itself was refused; not retryable
+        ├── UpstreamAuthError        IMS refused our credentials
+        ├── UpstreamRateLimited      429 from Firefly, with the time to wait
+        ├── UpstreamUnavailable      5xx, or the request never reached Firefly; retryable
+        └── UpstreamTimeout          no answer in time: whether Firefly acted is unknown
+
+Every error maps to `application/problem+json` in `service.problems`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FfgateError(Exception):
+    status = 500
+    slug = "internal-error"
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers: dict[str, str] = {}
+
+    @property
+    def type(self) -> str:
+        return f"urn:ffgate:problem:{self.slug}"
+
+
+class BadRequest(FfgateError):
+    status, slug, title = 400, "bad-request", "Bad Request"
+
+
+class Unauthorized(FfgateError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(FfgateError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(FfgateError):
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class MethodNotAllowed(FfgateError):
+    status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
+
+
+class Conflict(FfgateError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(FfgateError):
+    status, slug, title = 413, "payload-too-large", "Content Too Large"
+
+
+class UnsupportedMediaType(FfgateError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
+
+
+class Unprocessable(FfgateError):
+    status, slug, title = 422, "validation-error", "Unprocessable Content"
+
+
+class RateLimited(FfgateError):
+    status, slug, title = 429, "rate-limited", "Too Many Requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: float) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+        self.headers["Retry-After"] = str(max(1, int(retry_after_s + 0.999)))
+
+
+class ServiceUnavailable(FfgateError):
+    status, slug, title = 503, "service-unavailable", "Service Unavailable"
+
+
+class UpstreamError(FfgateError):
+    status, slug, title = 502, "upstream-error", "Bad Gateway"
+    retryable = False
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        upstream_status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.upstream_status = upstream_status
+        self.code = code or self.slug
+
+
+class UpstreamRejected(UpstreamError):
+    slug, title = "upstream-rejected", "Firefly refused the request"
+
+
+class UpstreamAuthError(UpstreamError):
+    status, slug, title = 503, "upstream-auth", "Adobe IMS refused the gateway's credentials"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status, slug, title = 503, "upstream-rate-limited", "Firefly rate limit reached"
+    retryable = True
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: float, level: str | None = None) -> None:
+        super().__init__(detail, upstream_status=429, code="rate_limited")
+        self.retry_after_s = retry_after_s
+        self.level = level
+
+
+class UpstreamUnavailable(UpstreamError):
+    status, slug, title = 503, "upstream-unavailable", "Firefly is unavailable"
+    retryable = True
+
+
+class UpstreamTimeout(UpstreamError):
+    status, slug, title = 504, "upstream-timeout", "Firefly did not answer in time"
+    retryable = True

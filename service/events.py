@@ -1,0 +1,82 @@
+"""The change feed: every public status change is PUBLISHed on `events:<id>` by whoever made it (see
+service.jobs). One pattern subscription per gateway process wakes every request waiting on a job, so no
+waiter polls Redis in a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+
+import redis.asyncio as aioredis
+
+from service.keys import Keys
+
+log = logging.getLogger(__name__)
+
+
+class ChangeFeed:
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._prefix_len = len(keys.events(""))
+        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="change-feed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=5)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.contextmanager
+    def watch(self, gen_id: str) -> Iterator[asyncio.Event]:
+        """An event set on the next change of `gen_id`; enter it *before* reading the record."""
+        event = asyncio.Event()
+        self._waiters[gen_id].add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(gen_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[gen_id]
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(self._keys.events_pattern)
+                self._ready.set()
+                # A message may have been missed while (re)subscribing: wake everyone to re-read.
+                self._wake_all()
+                async for message in pubsub.listen():
+                    if message["type"] == "pmessage":
+                        self._wake(message["channel"].decode()[self._prefix_len :])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the subscription is our only ear: never let it die
+                log.warning("change feed lost its subscription (%s); resubscribing", type(exc).__name__)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _wake(self, gen_id: str) -> None:
+        for event in self._waiters.get(gen_id, ()):
+            event.set()
+
+    def _wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()

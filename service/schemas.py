@@ -1,0 +1,184 @@
+"""Request and response bodies of the HTTP contract (shared/design/API.md); camelCase like Firefly's."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.jobs import Record
+
+# Firefly Image 3 size presets (x-model-version image3 / image3_custom).
+IMAGE3_SIZES = {
+    (2048, 2048), (1024, 1024), (2304, 1792), (1792, 2304), (2688, 1536),
+    (2688, 1512), (1344, 768), (1344, 756), (1152, 896), (896, 1152),
+}  # fmt: skip
+METADATA_MAX_BYTES = 4096
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Size(_Strict):
+    width: int
+    height: int
+
+    @model_validator(mode="after")
+    def _preset(self) -> Size:
+        if (self.width, self.height) not in IMAGE3_SIZES:
+            allowed = ", ".join(f"{w}x{h}" for w, h in sorted(IMAGE3_SIZES))
+            raise ValueError(
+                f"{self.width}x{self.height} is not a Firefly Image 3 size; use one of {allowed}"
+            )
+        return self
+
+
+class ImageSource(_Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2083)] | None = None
+    uploadId: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ImageSource:
+        if (self.url is None) == (self.uploadId is None):
+            raise ValueError("give exactly one of url or uploadId")
+        return self
+
+
+class ImageReference(_Strict):
+    source: ImageSource
+
+
+class Style(_Strict):
+    presets: list[str] | None = None
+    strength: Annotated[int, Field(ge=1, le=100)] | None = None
+    imageReference: ImageReference | None = None
+
+    @field_validator("presets")
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("presets must be unique")
+        return value
+
+
+class GenerationRequest(_Strict):
+    """The body of `POST /v1/generations`: Firefly's generate-async fields plus the gateway's own."""
+
+    prompt: Annotated[str, Field(min_length=1, max_length=1024)]
+    customModelId: Annotated[str, Field(min_length=1, max_length=512)]
+    numVariations: Annotated[int, Field(ge=1, le=4)] | None = None
+    seeds: Annotated[list[int], Field(min_length=1, max_length=4)] | None = None
+    size: Size | None = None
+    negativePrompt: Annotated[str, Field(max_length=1024)] | None = None
+    contentClass: Literal["photo", "art"] | None = None
+    visualIntensity: Annotated[int, Field(ge=2, le=10)] | None = None
+    style: Style | None = None
+    promptBiasingLocaleCode: Annotated[str, Field(pattern=r"^[a-z]{2}-[A-Z]{2}$")] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GenerationRequest:
+        if self.seeds is not None:
+            if len(set(self.seeds)) != len(self.seeds):
+                raise ValueError("seeds must be unique")
+            if self.numVariations is not None and len(self.seeds) != self.numVariations:
+                raise ValueError(f"{len(self.seeds)} seeds given for numVariations={self.numVariations}")
+        if self.metadata is not None:
+            size = len(json.dumps(self.metadata, separators=(",", ":")).encode())
+            if size > METADATA_MAX_BYTES:
+                raise ValueError(f"metadata is {size} bytes; at most {METADATA_MAX_BYTES}")
+        return self
+
+    def firefly_body(self) -> dict[str, Any]:
+        """The generate-async body sent upstream: the Firefly fields only, as given."""
+        return self.model_dump(exclude_none=True, exclude={"metadata"})
+
+
+class QueueInfo(BaseModel):
+    position: int
+    etaSeconds: int
+
+
+class Upstream(BaseModel):
+    jobId: str
+
+
+class OutputImage(BaseModel):
+    url: str
+    width: int | None = None
+    height: int | None = None
+    contentType: str | None = None
+
+
+class Output(BaseModel):
+    seed: int | None = None
+    image: OutputImage
+
+
+class GenerationError(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+
+
+class Links(BaseModel):
+    self: str
+    cancel: str
+
+
+class Generation(BaseModel):
+    id: str
+    status: Literal["queued", "submitted", "running", "succeeded", "failed", "canceled"]
+    createdAt: str
+    updatedAt: str
+    completedAt: str | None
+    request: dict[str, Any]
+    metadata: dict[str, Any] | None
+    queue: QueueInfo | None
+    upstream: Upstream | None
+    outputs: list[Output]
+    error: GenerationError | None
+    warnings: list[str]
+    links: Links
+
+    @classmethod
+    def from_record(cls, record: Record, base_url: str = "") -> Generation:
+        self_url = f"{base_url}/v1/generations/{record.id}"
+        return cls(
+            id=record.id,
+            status=record.status,
+            createdAt=record.created_at,
+            updatedAt=record.updated_at,
+            completedAt=record.completed_at,
+            request=record.request,
+            metadata=record.metadata,
+            queue=None,
+            upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
+            outputs=[Output.model_validate(o) for o in record.outputs],
+            error=GenerationError.model_validate(record.error) if record.error else None,
+            warnings=record.warnings,
+            links=Links(self=self_url, cancel=f"{self_url}/cancel"),
+        )
+
+
+class ModelList(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    cachedAt: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the gateway is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    requestId: str
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,93 @@
+"""What a worker process holds open: one event loop thread with its Redis pool, HTTP client and Firefly
+client. RQ job functions (sync, on the main thread) run their async work on that loop, so the gateway and the
+worker share one implementation of every upstream call and of the token custody."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import redis.asyncio as aioredis
+from redis import Redis as SyncRedis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from service.config import Settings
+from service.errors import UpstreamAuthError
+from service.firefly import Firefly
+from service.jobs import JobStore
+from service.keys import Keys
+from service.ratelimit import UpstreamBudget
+from worker.planner import PollPlanner
+
+T = TypeVar("T")
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    keys: Keys
+    redis: aioredis.Redis
+    sync_redis: SyncRedis
+    http: httpx.AsyncClient
+    queue: Queue
+    jobs: JobStore
+    firefly: Firefly
+    budget: UpstreamBudget
+    planner: PollPlanner
+
+
+def open_context(settings: Settings) -> WorkerContext:
+    """Must run on the loop that will use it (redis.asyncio and httpx bind to the running loop)."""
+    if not settings.has_credentials:
+        raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
+    url = str(settings.redis_url)
+    keys = Keys(settings.redis_prefix)
+    aredis = aioredis.Redis.from_url(url, max_connections=settings.poll_concurrency + 32)
+    sync_redis = SyncRedis.from_url(url)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
+        limits=httpx.Limits(
+            max_connections=settings.poll_concurrency, max_keepalive_connections=settings.poll_concurrency
+        ),
+        follow_redirects=False,
+    )
+    firefly = Firefly(settings, aredis, http)
+    return WorkerContext(
+        settings=settings,
+        keys=keys,
+        redis=aredis,
+        sync_redis=sync_redis,
+        http=http,
+        queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
+        jobs=JobStore(aredis, keys, settings.result_ttl_s),
+        firefly=firefly,
+        budget=UpstreamBudget(
+            aredis, keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
+        ),
+        planner=PollPlanner(settings),
+    )
+
+
+class LoopThread:
+    """A daemon thread running one asyncio loop; `run` executes a coroutine there and waits for it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="ffgate-loop", daemon=True)
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return self.submit(coro).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)

@@ -1,0 +1,59 @@
+"""`ffgate worker`: an RQ worker for submits and cancels, plus the poller on the process's event loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from service.config import Settings
+from service.logs import configure_logging
+from worker import runtime
+from worker.context import LoopThread, WorkerContext, open_context
+from worker.poller import Poller
+
+log = logging.getLogger(__name__)
+
+
+async def _open(settings: Settings) -> WorkerContext:
+    return open_context(settings)
+
+
+async def _close(ctx: WorkerContext) -> None:
+    await ctx.http.aclose()
+    await ctx.redis.aclose()
+
+
+def run(settings: Settings) -> None:
+    configure_logging(settings.log_level, "worker")
+    loop = LoopThread()
+    ctx = loop.run(_open(settings))
+    runtime.install(ctx, loop)
+    poller = Poller(ctx)
+    poller_task = loop.submit(poller.run())
+    # SimpleWorker runs jobs in this process: our jobs are short, awaited on the loop, and never sleep on
+    # Firefly, so forking a work-horse per job (~20 ms CPU each) would buy nothing.
+    worker = SimpleWorker(
+        [ctx.queue],
+        connection=ctx.sync_redis,
+        serializer=JSONSerializer,
+        name=f"ffgate-{socket.gethostname()}-{os.getpid()}",
+        maintenance_interval=settings.maintenance_interval_s,
+    )
+    log.info(
+        "worker %s started (queue %s, poll concurrency %d)",
+        worker.name,
+        ctx.queue.name,
+        settings.poll_concurrency,
+    )
+    try:
+        worker.work(with_scheduler=False, logging_level=settings.log_level.upper())
+    finally:
+        loop.run(poller.stop(), timeout=15)
+        poller_task.cancel()
+        loop.run(_close(ctx), timeout=5)
+        loop.stop()
+        log.info("worker stopped")
