@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import redis
 import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -25,6 +27,7 @@ from service.logs import configure_logging
 from service.middleware import Metrics, RequestContext
 from service.models import ModelCatalog
 from service.problems import add_exception_handlers
+from service.schemas import Problem
 
 DESCRIPTION = (
     "ffgate holds the Adobe Firefly Services credential for the whole company: internal services ask it "
@@ -84,7 +87,33 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(generations.router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Describe 422s as what they are (problem+json), not FastAPI's default validation body."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for code, response in operation.get("responses", {}).items():
+                        if code.isdigit() and int(code) >= 400:
+                            response["content"] = problem
+                            response["description"] = HTTPStatus(int(code)).phrase
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            components["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -194,9 +194,9 @@ def create(
         "warnings": json.dumps(warnings),
         "seq": "1",
     }
-    with sync_redis.pipeline(transaction=True) as pipe:
+    with sync_redis.pipeline() as pipe:
+        enqueue_submit(queue, gen_id, pipeline=pipe)  # first: RQ opens the MULTI itself
         pipe.hset(keys.generation(gen_id), mapping=mapping)
-        enqueue_submit(queue, gen_id, pipeline=pipe)
         pipe.execute()
 
 

@@ -173,6 +173,11 @@ class Health(BaseModel):
     status: str
 
 
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problem answers a route can give (their body is filled in by the app)."""
+    return {code: {"description": "problem"} for code in codes}
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error of the gateway is answered."""
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from service import generations
 from service.deps import Generator, RuntimeDep
 from service.logs import current_request_id
-from service.schemas import Generation, GenerationRequest, Problem
+from service.schemas import Generation, GenerationRequest, problem_responses
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
-}
+_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeeded|failed|canceled)$")]
 
 

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.deps import RuntimeDep
 from service.errors import ServiceUnavailable, UpstreamError
-from service.schemas import Health, Problem
+from service.schemas import Health, problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +21,7 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     operation_id="readyz",
-    responses={503: {"model": Problem, "content": {"application/problem+json": {}}}},
+    responses=problem_responses(503),
 )
 async def readyz(runtime: RuntimeDep) -> Health:
     """200 when Redis answers and the Adobe credential yields an IMS token; 503 otherwise."""

@@ -10,7 +10,7 @@ from service.deps import ModelsReader, RuntimeDep
 from service.errors import NotFound, ServiceUnavailable
 from service.logs import current_request_id
 from service.models import ModelCatalog, filter_models
-from service.schemas import ModelList
+from service.schemas import ModelList, problem_responses
 
 router = APIRouter(prefix="/v1/custom-models", tags=["custom models"])
 
@@ -25,7 +25,7 @@ def _catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.models
 
 
-@router.get("", operation_id="listCustomModels")
+@router.get("", operation_id="listCustomModels", responses=problem_responses(401, 403, 422, 429, 503))
 async def list_custom_models(
     runtime: RuntimeDep,
     _: ModelsReader,
@@ -44,7 +44,7 @@ async def list_custom_models(
     return ModelList(items=items, total=len(items), cachedAt=cached_at)
 
 
-@router.get("/{assetId}", operation_id="getCustomModel")
+@router.get("/{assetId}", operation_id="getCustomModel", responses=problem_responses(401, 403, 404, 429, 503))
 async def get_custom_model(runtime: RuntimeDep, _: ModelsReader, assetId: str) -> dict[str, Any]:
     """One model by its assetId, answered from the cached list (Firefly has no single-model GET)."""
     model = await _catalog(runtime).find(assetId, request_id=current_request_id())
