@@ -1,0 +1,1 @@
+"""The `ffgate` command line: `ffgate serve|worker|emulator|dev` (see `ffgate.cli`)."""

