@@ -1,0 +1,208 @@
+"""A whole ffgate stack of real processes on loopback (emulator, gateways, workers) over a real Redis, for
+end-to-end tests and benchmarks. Every process is started here and ended here, by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from ffgate.processes import Child, stop_children
+
+REDIS_HOST = "127.0.0.1:6379"
+ADMIN_KEY = "ffk_test_admin_key_0123456789"
+CLIENT_ID = "ffgate-emulator-client"
+CLIENT_SECRET = "ffgate-emulator-secret-for-tests-only"
+TEST_DBS = list(range(9, 16))
+_dbs_in_use: set[int] = set()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def base_env(db: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FFGATE_")}
+    env.update({
+        "FFGATE_REDIS_URL": f"redis://{REDIS_HOST}/{db}",
+        "FFGATE_ADMIN_KEY": ADMIN_KEY,
+        "FFGATE_ADOBE_CLIENT_ID": CLIENT_ID,
+        "FFGATE_ADOBE_CLIENT_SECRET": CLIENT_SECRET,
+        "FFGATE_EMULATOR_CLIENT_ID": CLIENT_ID,
+        "FFGATE_EMULATOR_CLIENT_SECRET": CLIENT_SECRET,
+        "FFGATE_EMULATOR_RPM": "0",
+        "FFGATE_EMULATOR_RPD": "0",
+        "FFGATE_UPSTREAM_RPM": "0",
+        "FFGATE_UPSTREAM_RPD": "0",
+        "FFGATE_EMULATOR_JOB_LATENCY_S": "1.0",
+        "FFGATE_EMULATOR_IMAGE_MAX_SIDE": "256",
+        "FFGATE_POLL_FIRST_S": "0.3",
+        "FFGATE_POLL_INTERVAL_S": "0.5",
+        "FFGATE_POLL_TAIL_S": "0.3",
+        "FFGATE_POLL_MAX_INTERVAL_S": "2",
+        "FFGATE_SUBMIT_RETRY_BASE_S": "0.5",
+        "FFGATE_MAINTENANCE_INTERVAL_S": "5",
+        "FFGATE_UPSTREAM_TIMEOUT_S": "5",
+        "FFGATE_LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class Stack:
+    def __init__(self, workdir: Path, **env: str) -> None:
+        free = [db for db in TEST_DBS if db not in _dbs_in_use]
+        if not free:
+            raise RuntimeError("no free test Redis database")
+        self.db = free[0]
+        _dbs_in_use.add(self.db)
+        self.workdir = workdir
+        self.env = base_env(self.db) | env
+        self.redis = redis.Redis.from_url(self.env["FFGATE_REDIS_URL"])
+        self.redis.flushdb()
+        self.children: dict[str, Child] = {}
+        self.logs: dict[str, Path] = {}
+        self.emulator_url = ""
+        self.gateways: dict[str, str] = {}
+
+    # --- processes -------------------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Child:
+        log = self.workdir / f"{name}.log"
+        self.logs[name] = log
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ffgate", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        child = Child(name, proc)
+        self.children[name] = child
+        return child
+
+    def start_emulator(self, **env: str) -> str:
+        port = free_port()
+        self.emulator_url = f"http://127.0.0.1:{port}"
+        self.env |= {"FFGATE_FIREFLY_URL": self.emulator_url, "FFGATE_IMS_URL": self.emulator_url}
+        self._spawn("emulator", ["emulator", "--port", str(port)], self.env | env)
+        self._wait_http("emulator", f"{self.emulator_url}/_emulator/stats")
+        return self.emulator_url
+
+    def start_gateway(self, name: str = "gateway", **env: str) -> str:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self._spawn(name, ["serve", "--port", str(port)], self.env | env)
+        self._wait_http(name, f"{url}/healthz")
+        self.gateways[name] = url
+        return url
+
+    def start_worker(self, name: str = "worker", **env: str) -> Child:
+        child = self._spawn(name, ["worker"], self.env | env)
+        self._wait_log(name, "Listening on")
+        return child
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        child = self.children[name]
+        if child.proc.poll() is None:
+            child.proc.send_signal(sig)
+            child.proc.wait(timeout=30)
+
+    def close(self) -> None:
+        stop_children(list(self.children.values()), grace_s=10)
+        self.redis.flushdb()
+        self.redis.close()
+        _dbs_in_use.discard(self.db)
+
+    def _wait_http(self, name: str, url: str, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} did not answer at {url}:\n{self.log(name)[-3000:]}")
+
+    def _wait_log(self, name: str, text: str, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            if text in self.log(name):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} never logged {text!r}:\n{self.log(name)[-3000:]}")
+
+    def _check_alive(self, name: str) -> None:
+        code = self.children[name].proc.poll()
+        if code is not None:
+            raise RuntimeError(f"{name} exited with {code}:\n{self.log(name)[-3000:]}")
+
+    def log(self, name: str) -> str:
+        path = self.logs.get(name)
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    def all_logs(self) -> str:
+        return "\n".join(self.log(name) for name in self.logs)
+
+    # --- clients ---------------------------------------------------------------------------------------------
+
+    def client(self, gateway: str = "gateway", key: str = ADMIN_KEY) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.gateways[gateway], headers={"Authorization": f"Bearer {key}"}, timeout=70
+        )
+
+    def emulator(self) -> httpx.Client:
+        return httpx.Client(base_url=self.emulator_url, timeout=30)
+
+    def emu_stats(self) -> dict[str, Any]:
+        with self.emulator() as emu:
+            stats: dict[str, Any] = emu.get("/_emulator/stats").json()
+            return stats
+
+    def emu_requests(self) -> list[dict[str, Any]]:
+        with self.emulator() as emu:
+            items: list[dict[str, Any]] = emu.get("/_emulator/requests", params={"since": 0}).json()["items"]
+            return items
+
+
+@contextmanager
+def running_stack(workdir: Path, *, workers: int = 1, gateways: int = 1, **env: str) -> Iterator[Stack]:
+    stack = Stack(workdir, **env)
+    try:
+        stack.start_emulator()
+        for i in range(gateways):
+            stack.start_gateway("gateway" if i == 0 else f"gateway-{i + 1}")
+        for i in range(workers):
+            stack.start_worker(f"worker-{i + 1}")
+        yield stack
+    finally:
+        stack.close()
+
+
+def wait_terminal(client: httpx.Client, gen_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body: dict[str, Any] = client.get(f"/v1/generations/{gen_id}", params={"wait": 10}).json()
+        if body["status"] in ("succeeded", "failed", "canceled"):
+            return body
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{gen_id} still {body['status']}")
