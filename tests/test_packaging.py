@@ -96,6 +96,14 @@ def test_entry_points_take_what_the_cli_passes(target: str, parameters: list[str
     assert list(inspect.signature(getattr(module, name)).parameters) == parameters
 
 
+def test_invalid_configuration_is_named_without_echoing_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FFGATE_UPSTREAM_RPM", "s3cret-not-a-number")
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 2
+    assert "FFGATE_UPSTREAM_RPM" in result.stderr
+    assert "s3cret" not in result.output + result.stderr
+
+
 # --- container files ----------------------------------------------------------------------------------------
 
 
