@@ -10,7 +10,7 @@ UNKNOWN = "urn:ff:jobs:emu001:00000000-0000-4000-8000-000000000000"
 
 
 def test_job_goes_pending_running_succeeded(emu: Emu) -> None:
-    emu.config(jobLatencyS=0.5)
+    emu.config(jobLatencyS=1.0)
     job = emu.submit(
         {"prompt": "three boats", "seeds": [11, 22, 33], "size": {"width": 1792, "height": 2304}}
     )
