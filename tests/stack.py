@@ -25,7 +25,7 @@ ADMIN_KEY = "ffk_test_admin_key_0123456789"
 CLIENT_ID = "ffgate-emulator-client"
 CLIENT_SECRET = "ffgate-emulator-secret-for-tests-only"
 TEST_DBS = list(range(9, 16))
-_dbs_in_use: set[int] = set()
+OWNER_KEY = "ffgate-test:owner"  # held in the database itself, so concurrent test runs never share one
 
 
 def free_port() -> int:
@@ -37,43 +37,51 @@ def free_port() -> int:
 
 def base_env(db: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FFGATE_")}
-    env.update({
-        "FFGATE_REDIS_URL": f"redis://{REDIS_HOST}/{db}",
-        "FFGATE_ADMIN_KEY": ADMIN_KEY,
-        "FFGATE_ADOBE_CLIENT_ID": CLIENT_ID,
-        "FFGATE_ADOBE_CLIENT_SECRET": CLIENT_SECRET,
-        "FFGATE_EMULATOR_CLIENT_ID": CLIENT_ID,
-        "FFGATE_EMULATOR_CLIENT_SECRET": CLIENT_SECRET,
-        "FFGATE_EMULATOR_RPM": "0",
-        "FFGATE_EMULATOR_RPD": "0",
-        "FFGATE_UPSTREAM_RPM": "0",
-        "FFGATE_UPSTREAM_RPD": "0",
-        "FFGATE_EMULATOR_JOB_LATENCY_S": "1.0",
-        "FFGATE_EMULATOR_IMAGE_MAX_SIDE": "256",
-        "FFGATE_POLL_FIRST_S": "0.3",
-        "FFGATE_POLL_INTERVAL_S": "0.5",
-        "FFGATE_POLL_TAIL_S": "0.3",
-        "FFGATE_POLL_MAX_INTERVAL_S": "2",
-        "FFGATE_SUBMIT_RETRY_BASE_S": "0.5",
-        "FFGATE_MAINTENANCE_INTERVAL_S": "5",
-        "FFGATE_UPSTREAM_TIMEOUT_S": "5",
-        "FFGATE_LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "FFGATE_REDIS_URL": f"redis://{REDIS_HOST}/{db}",
+            "FFGATE_ADMIN_KEY": ADMIN_KEY,
+            "FFGATE_ADOBE_CLIENT_ID": CLIENT_ID,
+            "FFGATE_ADOBE_CLIENT_SECRET": CLIENT_SECRET,
+            "FFGATE_EMULATOR_CLIENT_ID": CLIENT_ID,
+            "FFGATE_EMULATOR_CLIENT_SECRET": CLIENT_SECRET,
+            "FFGATE_EMULATOR_RPM": "0",
+            "FFGATE_EMULATOR_RPD": "0",
+            "FFGATE_UPSTREAM_RPM": "0",
+            "FFGATE_UPSTREAM_RPD": "0",
+            "FFGATE_EMULATOR_JOB_LATENCY_S": "1.0",
+            "FFGATE_EMULATOR_IMAGE_MAX_SIDE": "256",
+            "FFGATE_POLL_FIRST_S": "0.3",
+            "FFGATE_POLL_INTERVAL_S": "0.5",
+            "FFGATE_POLL_TAIL_S": "0.3",
+            "FFGATE_POLL_MAX_INTERVAL_S": "2",
+            "FFGATE_SUBMIT_RETRY_BASE_S": "0.5",
+            "FFGATE_MAINTENANCE_INTERVAL_S": "5",
+            "FFGATE_UPSTREAM_TIMEOUT_S": "5",
+            "FFGATE_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
+
+
+def _claim_database() -> tuple[int, redis.Redis]:
+    owner = f"{os.getpid()}-{time.time()}"
+    for db in TEST_DBS:
+        client = redis.Redis.from_url(f"redis://{REDIS_HOST}/{db}")
+        if client.set(OWNER_KEY, owner, nx=True, ex=3600):
+            client.flushdb()
+            client.set(OWNER_KEY, owner, ex=3600)
+            return db, client
+        client.close()
+    raise RuntimeError(f"every test Redis database ({TEST_DBS}) is in use")
 
 
 class Stack:
     def __init__(self, workdir: Path, **env: str) -> None:
-        free = [db for db in TEST_DBS if db not in _dbs_in_use]
-        if not free:
-            raise RuntimeError("no free test Redis database")
-        self.db = free[0]
-        _dbs_in_use.add(self.db)
+        self.db, self.redis = _claim_database()
         self.workdir = workdir
         self.env = base_env(self.db) | env
-        self.redis = redis.Redis.from_url(self.env["FFGATE_REDIS_URL"])
-        self.redis.flushdb()
         self.children: dict[str, Child] = {}
         self.logs: dict[str, Path] = {}
         self.emulator_url = ""
@@ -115,7 +123,14 @@ class Stack:
 
     def start_worker(self, name: str = "worker", **env: str) -> Child:
         child = self._spawn(name, ["worker"], self.env | env)
-        self._wait_log(name, "Listening on")
+        # Ready once RQ has registered it for the queue (its name ends with its pid).
+        deadline = time.monotonic() + 30
+        suffix = f"-{child.pid}".encode()
+        while not any(w.endswith(suffix) for w in self.redis.smembers("rq:workers:ffgate")):
+            self._check_alive(name)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} never registered with RQ:\n{self.log(name)[-3000:]}")
+            time.sleep(0.1)
         return child
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
@@ -126,9 +141,8 @@ class Stack:
 
     def close(self) -> None:
         stop_children(list(self.children.values()), grace_s=10)
-        self.redis.flushdb()
+        self.redis.flushdb()  # also drops the ownership key
         self.redis.close()
-        _dbs_in_use.discard(self.db)
 
     def _wait_http(self, name: str, url: str, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
@@ -141,15 +155,6 @@ class Stack:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{name} did not answer at {url}:\n{self.log(name)[-3000:]}")
-
-    def _wait_log(self, name: str, text: str, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._check_alive(name)
-            if text in self.log(name):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{name} never logged {text!r}:\n{self.log(name)[-3000:]}")
 
     def _check_alive(self, name: str) -> None:
         code = self.children[name].proc.poll()

@@ -42,6 +42,8 @@ def run(settings: Settings) -> None:
         serializer=JSONSerializer,
         name=f"ffgate-{socket.gethostname()}-{os.getpid()}",
         maintenance_interval=settings.maintenance_interval_s,
+        # A killed worker's job is taken back once its heartbeat lapses: this interval + RQ's fixed 60 s.
+        job_monitoring_interval=10,
     )
     log.info(
         "worker %s started (queue %s, poll concurrency %d)",
@@ -50,7 +52,8 @@ def run(settings: Settings) -> None:
         settings.poll_concurrency,
     )
     try:
-        worker.work(with_scheduler=False, logging_level=settings.log_level.upper())
+        # RQ logs every job at INFO; ours say what matters (with the request id), so keep RQ to warnings.
+        worker.work(with_scheduler=False, logging_level="WARNING")
     finally:
         loop.run(poller.stop(), timeout=15)
         poller_task.cancel()

@@ -28,7 +28,9 @@ def generate(stack: Stack, prompt: str, **extra: Any) -> dict[str, Any]:
 
 def upstream_calls(stack: Stack, created: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
     return [
-        r for r in stack.emu_requests() if r["requestId"] == created["requestId"] and r["endpoint"] == endpoint
+        r
+        for r in stack.emu_requests()
+        if r["requestId"] == created["requestId"] and r["endpoint"] == endpoint
     ]
 
 
@@ -75,7 +77,9 @@ def test_cancel_reaches_firefly_and_a_finished_job_cannot_be_cancelled(stack: St
     outcome(stack, promptContains=tag, outcome="succeeded", latencyS=30)
     created = generate(stack, f"router {tag}")
     with stack.client() as client:
-        running = client.get(f"/v1/generations/{created['id']}", params={"wait": 10, "since": "queued"}).json()
+        running = client.get(
+            f"/v1/generations/{created['id']}", params={"wait": 10, "since": "queued"}
+        ).json()
         assert running["status"] in ("submitted", "running")
         response = client.post(f"/v1/generations/{created['id']}/cancel")
         assert response.status_code == 202
