@@ -53,11 +53,11 @@ class Settings(BaseSettings):
     submit_retry_base_s: float = 2.0
     poll_first_s: float = Field(2.0, description="First status poll after Firefly accepted a job.")
     poll_interval_s: float = Field(
-        3.0, description="Status poll interval while nothing is known of durations."
+        2.5, description="Status poll interval while nothing is known of durations."
     )
     poll_tail_s: float = Field(1.0, description="Poll interval once a job runs past its expected duration.")
     poll_max_interval_s: float = 15.0
-    poll_concurrency: int = Field(128, description="Status calls in flight at once per worker process.")
+    poll_concurrency: int = Field(32, description="Status calls in flight at once per worker process.")
     poll_lease_s: float = Field(30.0, description="A claimed poll returns to the schedule after this long.")
     poll_max_errors: int = Field(8, description="Consecutive failed status calls before a job is given up.")
     job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")

@@ -30,11 +30,7 @@ async def submit(rt: Runtime, principal: Principal, body: GenerationRequest, req
         message = f"Custom model '{body.customModelId}' is not visible to the gateway's Adobe credential."
         raise Unprocessable(message, errors=[{"loc": ["body", "customModelId"], "msg": message}])
     gen_id = new_generation_id()
-    await run_in_threadpool(
-        jobs.create,
-        rt.sync_redis,
-        rt.queue,
-        rt.jobs.keys,
+    await rt.jobs.create(
         gen_id=gen_id,
         client_id=principal.client_id,
         request_id=request_id,

@@ -87,7 +87,7 @@ class Stack:
         self.emulator_url = ""
         self.gateways: dict[str, str] = {}
 
-    # --- processes -------------------------------------------------------------------------------------------
+    # --- processes ------------------------------------------------------------------------------
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Child:
         log = self.workdir / f"{name}.log"
@@ -168,7 +168,7 @@ class Stack:
     def all_logs(self) -> str:
         return "\n".join(self.log(name) for name in self.logs)
 
-    # --- clients ---------------------------------------------------------------------------------------------
+    # --- clients --------------------------------------------------------------------------------
 
     def client(self, gateway: str = "gateway", key: str = ADMIN_KEY) -> httpx.Client:
         return httpx.Client(

@@ -1,7 +1,7 @@
-"""The poller: every worker process runs one on its event loop. It claims due entries of the schedule
-(claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), asks Firefly
-for the status of many jobs concurrently, records what changed and plans the next look. No job holds a
-worker while it waits: an in-flight job is one sorted-set entry.
+"""The dispatcher: every worker process runs one on its event loop. It claims due entries of the schedule
+(claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), sends due
+submits and asks Firefly for the status of many jobs concurrently, records what changed and plans the next
+look. No job holds a worker while it waits: a job in flight is one sorted-set entry.
 """
 
 from __future__ import annotations
@@ -78,7 +78,6 @@ class Poller:
         kind, _, gen_id = member.partition(":")
         try:
             if kind == "submit":
-                await self.ctx.jobs.unschedule(member)
                 await submit(self.ctx, gen_id)
             else:
                 await poll(self.ctx, gen_id)

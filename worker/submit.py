@@ -35,11 +35,14 @@ async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: d
 
 
 async def submit(ctx: WorkerContext, gen_id: str) -> None:
+    """Handle a due `submit:<id>` entry; every way out replaces or removes that entry."""
     record = await ctx.jobs.get(gen_id)
     if record is None or record.state not in ("queued", "sending"):
+        await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
     set_request_id(record.request_id)
     if record.state == "sending":
+        # Its lease ran out: the worker that was sending it died before Firefly's answer was recorded.
         await fail(
             ctx,
             gen_id,
@@ -60,7 +63,7 @@ async def submit(ctx: WorkerContext, gen_id: str) -> None:
     claimed, _ = await ctx.jobs.transition(
         gen_id, allowed=("queued",), to="sending", fields={"submitAttempts": str(attempt)}
     )
-    if not claimed:
+    if not claimed:  # canceled meanwhile (which removed the entry)
         return
     try:
         accepted = await ctx.firefly.submit(record.request, record.request_id)

@@ -56,13 +56,13 @@ def test_sigkill_of_one_worker_with_200_jobs_in_flight(workdir: Path) -> None:
         assert not stuck, stuck
         assert in_flight > 0
         counts = collections.Counter(statuses.values())
-        assert counts["succeeded"] >= JOBS - 2, counts
+        # Only POSTs cut off mid-flight may fail (as `upstream_outcome_unknown`, checked above): at most
+        # what one worker sends at once.
+        assert counts["succeeded"] + counts["failed"] == JOBS
+        assert counts["failed"] <= 32, counts
 
         with stack.emulator() as emu:
             jobs = emu.get("/_emulator/jobs").json()
         per_prompt = collections.Counter(j["prompt"] for j in jobs)
         assert max(per_prompt.values()) == 1  # nothing submitted upstream twice
-        assert (
-            len(jobs) == counts["succeeded"] + sum(1 for gen_id, s in statuses.items() if s == "failed")
-            or len(jobs) >= counts["succeeded"]
-        )
+        assert counts["succeeded"] <= len(jobs) <= JOBS
