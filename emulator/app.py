@@ -4,7 +4,6 @@ One process holds all state in memory, so run exactly one (no `--workers`)."""
 
 from __future__ import annotations
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
@@ -14,6 +13,7 @@ from emulator.errors import Rejected
 from emulator.recording import RecordRequests
 from emulator.state import Emulator
 from service.config import Settings
+from service.server import run_http
 
 
 async def _answer_rejected(request: Request, exc: Exception) -> Response:
@@ -44,12 +44,4 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-    )
+    run_http(create_app(settings), host, port, log_level="warning")

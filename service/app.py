@@ -7,27 +7,20 @@ from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
-import httpx
-import redis
-import redis.asyncio as aioredis
-import uvicorn
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from rq import Queue
-from rq.serializers import JSONSerializer
 
 from service.api import generations, health, models
+from service.clients import Clients
 from service.config import Settings
 from service.deps import Runtime
 from service.events import ChangeFeed
-from service.firefly import Firefly
-from service.jobs import JobStore
-from service.keys import Keys
 from service.logs import configure_logging
 from service.middleware import Metrics, RequestContext
 from service.models import ModelCatalog
 from service.problems import add_exception_handlers
 from service.schemas import Problem
+from service.server import run_http
 
 DESCRIPTION = (
     "ffgate holds the Adobe Firefly Services credential for the whole company: internal services ask it "
@@ -37,26 +30,14 @@ DESCRIPTION = (
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    url = str(settings.redis_url)
-    aredis = aioredis.Redis.from_url(url, max_connections=256, health_check_interval=30)
-    sync_redis = redis.Redis.from_url(url, health_check_interval=30)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
-        limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
-        follow_redirects=False,
-    )
-    keys = Keys(settings.redis_prefix)
-    firefly = Firefly(settings, aredis, http) if settings.has_credentials else None
+    clients = Clients.open(settings, http_connections=64, redis_connections=256)
+    firefly = clients.firefly
     return Runtime(
-        settings=settings,
-        redis=aredis,
-        sync_redis=sync_redis,
-        http=http,
-        queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
-        jobs=JobStore(aredis, keys, settings.result_ttl_s),
-        firefly=firefly,
-        models=ModelCatalog(aredis, keys, firefly, settings.models_cache_ttl_s) if firefly else None,
-        feed=ChangeFeed(aredis, keys),
+        **vars(clients),
+        models=ModelCatalog(clients.redis, clients.keys, firefly, settings.models_cache_ttl_s)
+        if firefly
+        else None,
+        feed=ChangeFeed(clients.redis, clients.keys),
     )
 
 
@@ -69,9 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield {"runtime": runtime}
         finally:
             await runtime.feed.stop()
-            await runtime.http.aclose()
-            await runtime.redis.aclose()
-            runtime.sync_redis.close()
+            await runtime.aclose()
 
     app = FastAPI(
         title="ffgate",
@@ -118,13 +97,4 @@ def _document_problems(app: FastAPI) -> None:
 
 def serve(settings: Settings, host: str, port: int) -> None:
     configure_logging(settings.log_level, "gateway")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    run_http(create_app(settings), host, port, log_config=None, timeout_graceful_shutdown=5)

@@ -6,33 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
-import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from redis import Redis as SyncRedis
-from rq import Queue
 
 from service.auth import Principal, authenticate
-from service.config import Settings
+from service.clients import Clients
 from service.events import ChangeFeed
-from service.firefly import Firefly
-from service.jobs import JobStore
 from service.models import ModelCatalog
 
 
 @dataclass
-class Runtime:
+class Runtime(Clients):
     """Everything a request may need, opened once per process by the lifespan."""
 
-    settings: Settings
-    redis: aioredis.Redis
-    sync_redis: SyncRedis
-    http: httpx.AsyncClient
-    queue: Queue
-    jobs: JobStore
-    firefly: Firefly | None
-    models: ModelCatalog | None
+    models: ModelCatalog | None  # None until the Adobe credential is configured
     feed: ChangeFeed
 
 

@@ -107,6 +107,7 @@ class TokenCustody:
             pipe.pttl(self._key)
             cached, ttl_ms = await pipe.execute()
             if cached is not None and ttl_ms > 0:
+                log.info("using the shared IMS token, kept for another %ss", ttl_ms // 1000)
                 return cached.decode(), ttl_ms
             owner = secrets.token_hex(8)
             if await self._redis.set(self._lock_key, owner, nx=True, px=LOCK_TTL_MS):

@@ -11,17 +11,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
-import redis.asyncio as aioredis
-from redis import Redis as SyncRedis
-from rq import Queue
-from rq.serializers import JSONSerializer
-
+from service.clients import Clients
 from service.config import Settings
 from service.errors import UpstreamAuthError
 from service.firefly import Firefly
-from service.jobs import JobStore
-from service.keys import Keys
 from service.ratelimit import UpstreamBudget
 from worker.planner import PollPlanner
 
@@ -29,14 +22,7 @@ T = TypeVar("T")
 
 
 @dataclass
-class WorkerContext:
-    settings: Settings
-    keys: Keys
-    redis: aioredis.Redis
-    sync_redis: SyncRedis
-    http: httpx.AsyncClient
-    queue: Queue
-    jobs: JobStore
+class WorkerContext(Clients):
     firefly: Firefly
     budget: UpstreamBudget
     planner: PollPlanner
@@ -44,33 +30,19 @@ class WorkerContext:
 
 def open_context(settings: Settings) -> WorkerContext:
     """Must run on the loop that will use it (redis.asyncio and httpx bind to the running loop)."""
-    if not settings.has_credentials:
-        raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
-    url = str(settings.redis_url)
-    keys = Keys(settings.redis_prefix)
-    aredis = aioredis.Redis.from_url(url, max_connections=settings.poll_concurrency + 32)
-    sync_redis = SyncRedis.from_url(url)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
-        limits=httpx.Limits(
-            max_connections=settings.poll_concurrency, max_keepalive_connections=settings.poll_concurrency
-        ),
-        follow_redirects=False,
+    clients = Clients.open(
+        settings,
+        http_connections=settings.poll_concurrency,
+        redis_connections=settings.poll_concurrency + 32,
     )
-    firefly = Firefly(settings, aredis, http)
+    if clients.firefly is None:
+        raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
+    firefly = clients.firefly
+    budget = UpstreamBudget(
+        clients.redis, clients.keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
+    )
     return WorkerContext(
-        settings=settings,
-        keys=keys,
-        redis=aredis,
-        sync_redis=sync_redis,
-        http=http,
-        queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
-        jobs=JobStore(aredis, keys, settings.result_ttl_s),
-        firefly=firefly,
-        budget=UpstreamBudget(
-            aredis, keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
-        ),
-        planner=PollPlanner(settings),
+        **(vars(clients) | {"firefly": firefly}), budget=budget, planner=PollPlanner(settings)
     )
 
 

@@ -22,11 +22,6 @@ async def _open(settings: Settings) -> WorkerContext:
     return open_context(settings)
 
 
-async def _close(ctx: WorkerContext) -> None:
-    await ctx.http.aclose()
-    await ctx.redis.aclose()
-
-
 def run(settings: Settings) -> None:
     configure_logging(settings.log_level, "worker")
     loop = LoopThread()
@@ -57,6 +52,6 @@ def run(settings: Settings) -> None:
     finally:
         loop.run(poller.stop(), timeout=15)
         poller_task.cancel()
-        loop.run(_close(ctx), timeout=5)
+        loop.run(ctx.aclose(), timeout=5)
         loop.stop()
         log.info("worker stopped")

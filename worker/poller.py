@@ -22,6 +22,7 @@ from worker.submit import error, fail, submit
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.1
+CLAIM_BATCH = 8  # small claims spread a burst over every worker instead of the first to look
 LEARN_EVERY_S = 10.0
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
@@ -40,8 +41,10 @@ class Poller:
                 if time.monotonic() >= learn_at:
                     await self._learn()
                     learn_at = time.monotonic() + LEARN_EVERY_S
-                free = self.ctx.settings.poll_concurrency - len(self._tasks)
-                members = await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free else []
+                free = min(CLAIM_BATCH, self.ctx.settings.poll_concurrency - len(self._tasks))
+                members = (
+                    await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free > 0 else []
+                )
                 for member in members:
                     await self._slots.acquire()
                     task = asyncio.create_task(self._handle(member))

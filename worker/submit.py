@@ -43,17 +43,7 @@ async def submit(ctx: WorkerContext, gen_id: str) -> None:
     set_request_id(record.request_id)
     if record.state == "sending":
         # Its lease ran out: the worker that was sending it died before Firefly's answer was recorded.
-        await fail(
-            ctx,
-            gen_id,
-            ("sending",),
-            error(
-                "upstream_outcome_unknown",
-                "The worker sending this job stopped before Firefly answered, so it may or may not have "
-                "been accepted; it was not sent again to avoid paying twice. Submit it again if needed.",
-                retryable=True,
-            ),
-        )
+        await _outcome_unknown(ctx, gen_id, "The worker sending this job stopped before Firefly answered")
         return
     wait_s = await ctx.budget.acquire()
     if wait_s > 0:
@@ -72,16 +62,7 @@ async def submit(ctx: WorkerContext, gen_id: str) -> None:
         await ctx.budget.pause(exc.retry_after_s)
         await _requeue(ctx, gen_id, exc.retry_after_s)
     except UpstreamTimeout as exc:
-        await fail(
-            ctx,
-            gen_id,
-            ("sending",),
-            error(
-                "upstream_outcome_unknown",
-                f"{exc.detail}; Firefly may or may not have accepted the job, so it was not sent again.",
-                retryable=True,
-            ),
-        )
+        await _outcome_unknown(ctx, gen_id, exc.detail)
     except UpstreamRejected as exc:
         await fail(ctx, gen_id, ("sending",), error(exc.code, exc.detail, retryable=False))
     except UpstreamError as exc:  # unavailable (5xx / unreachable) or credentials refused: not taken
@@ -116,6 +97,14 @@ async def submit(ctx: WorkerContext, gen_id: str) -> None:
         after = await ctx.jobs.get(gen_id)
         if after is not None and after.cancel_requested and not after.terminal:
             await cancel(ctx, gen_id)
+
+
+async def _outcome_unknown(ctx: WorkerContext, gen_id: str, why: str) -> None:
+    message = (
+        f"{why}, so Firefly may or may not have accepted the job; it was not sent again, to avoid paying "
+        "twice. Submit it again if you still need it."
+    )
+    await fail(ctx, gen_id, ("sending",), error("upstream_outcome_unknown", message, retryable=True))
 
 
 async def _requeue(ctx: WorkerContext, gen_id: str, delay_s: float) -> None:

@@ -1,0 +1,12 @@
+"""Running an ASGI app the way every ffgate HTTP process does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def run_http(app: ASGIApp, host: str, port: int, **options: Any) -> None:
+    uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, **options)
