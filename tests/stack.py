@@ -105,9 +105,12 @@ class Stack:
         self.children[name] = child
         return child
 
-    def start_emulator(self, **env: str) -> str:
+    def start_emulator(self, *, public_host: str | None = None, **env: str) -> str:
+        """`public_host`: put status/cancel/image URLs on this host instead (as Firefly's regional hosts)."""
         port = free_port()
         self.emulator_url = f"http://127.0.0.1:{port}"
+        if public_host:
+            env["FFGATE_EMULATOR_PUBLIC_URL"] = f"http://{public_host}:{port}"
         self.env |= {"FFGATE_FIREFLY_URL": self.emulator_url, "FFGATE_IMS_URL": self.emulator_url}
         self._spawn("emulator", ["emulator", "--port", str(port)], self.env | env)
         self._wait_http("emulator", f"{self.emulator_url}/_emulator/stats")
