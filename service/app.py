@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.api import generations, health, models
-from service.clients import Clients
 from service.config import Settings
+from service.connections import Connections
 from service.deps import Runtime
 from service.events import ChangeFeed
 from service.logs import configure_logging
@@ -30,14 +30,14 @@ DESCRIPTION = (
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    clients = Clients.open(settings, http_connections=64, redis_connections=256)
-    firefly = clients.firefly
+    conns = Connections.open(settings, http_connections=64, redis_connections=256)
+    firefly = conns.firefly
     return Runtime(
-        **vars(clients),
-        models=ModelCatalog(clients.redis, clients.keys, firefly, settings.models_cache_ttl_s)
+        **vars(conns),
+        models=ModelCatalog(conns.redis, conns.keys, firefly, settings.models_cache_ttl_s)
         if firefly
         else None,
-        feed=ChangeFeed(clients.redis, clients.keys),
+        feed=ChangeFeed(conns.redis, conns.keys),
     )
 
 

@@ -10,13 +10,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import Principal, authenticate
-from service.clients import Clients
+from service.connections import Connections
 from service.events import ChangeFeed
 from service.models import ModelCatalog
 
 
 @dataclass
-class Runtime(Clients):
+class Runtime(Connections):
     """Everything a request may need, opened once per process by the lifespan."""
 
     models: ModelCatalog | None  # None until the Adobe credential is configured

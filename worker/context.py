@@ -11,8 +11,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.clients import Clients
 from service.config import Settings
+from service.connections import Connections
 from service.errors import UpstreamAuthError
 from service.firefly import Firefly
 from service.ratelimit import UpstreamBudget
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 @dataclass
-class WorkerContext(Clients):
+class WorkerContext(Connections):
     firefly: Firefly
     budget: UpstreamBudget
     planner: PollPlanner
@@ -30,20 +30,18 @@ class WorkerContext(Clients):
 
 def open_context(settings: Settings) -> WorkerContext:
     """Must run on the loop that will use it (redis.asyncio and httpx bind to the running loop)."""
-    clients = Clients.open(
+    conns = Connections.open(
         settings,
         http_connections=settings.poll_concurrency,
         redis_connections=settings.poll_concurrency + 32,
     )
-    if clients.firefly is None:
+    if conns.firefly is None:
         raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
-    firefly = clients.firefly
+    firefly = conns.firefly
     budget = UpstreamBudget(
-        clients.redis, clients.keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
+        conns.redis, conns.keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
     )
-    return WorkerContext(
-        **(vars(clients) | {"firefly": firefly}), budget=budget, planner=PollPlanner(settings)
-    )
+    return WorkerContext(**(vars(conns) | {"firefly": firefly}), budget=budget, planner=PollPlanner(settings))
 
 
 class LoopThread:

@@ -1,5 +1,5 @@
-"""What every ffgate process opens once: Redis (async, and sync for RQ), the upstream HTTP client, the RQ
-queue, the job store and the Firefly client. The gateway and the worker extend it with their own parts."""
+"""The connections every ffgate process opens once: Redis (async, and sync for RQ), the upstream HTTP
+client, the RQ queue, the job store and the Firefly client. The gateway and the worker extend it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from service.keys import Keys
 
 
 @dataclass
-class Clients:
+class Connections:
     settings: Settings
     keys: Keys
     redis: aioredis.Redis
@@ -29,7 +29,7 @@ class Clients:
     firefly: Firefly | None  # None until the Adobe credential is configured
 
     @classmethod
-    def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Clients:
+    def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Connections:
         """Call on the event loop that will use them (redis.asyncio and httpx bind to it)."""
         url = str(settings.redis_url)
         keys = Keys(settings.redis_prefix)
