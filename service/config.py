@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     max_wait_s: int = 60
     public_base_url: str | None = Field(None, description="Absolute base for links; relative when unset.")
     webhook_allowed_cidrs: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
+    admin_webhook_secret: SecretStr | None = Field(
+        None,
+        description="whsec_ secret for the admin key's webhooks; derived from FFGATE_ADMIN_KEY if unset.",
+    )
+    webhook_timeout_s: float = Field(10.0, description="A webhook receiver must answer within this.")
+    delivery_concurrency: int = Field(16, description="Webhook deliveries in flight at once per worker.")
+    webhook_retry_delays_s: list[float] = Field(
+        [5, 30, 120, 600, 1800, 3600], description="Waits after the 1st, 2nd, ... failed attempt (+-20%)."
+    )
+    webhook_retry_every_s: float = Field(
+        7200, description="The wait after those, until the retry window ends."
+    )
+    webhook_retry_for_s: float = Field(86400, description="No new attempt once this long after the first.")
 
     # --- worker ---------------------------------------------------------------------------------
     result_ttl_s: int = Field(7 * 24 * 3600, description="How long a finished job record is kept.")

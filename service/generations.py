@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 
@@ -14,7 +15,8 @@ from service.auth import ADMIN_CLIENT_ID, Principal
 from service.deps import Runtime
 from service.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from service.jobs import Record
-from service.schemas import GenerationRequest
+from service.schemas import DeliveryAttempt, Generation, GenerationRequest
+from service.webhooks import RefusedDestination, resolve_destination, signing_secret
 
 
 def new_generation_id() -> str:
@@ -29,6 +31,16 @@ async def submit(rt: Runtime, principal: Principal, body: GenerationRequest, req
     if model is None:
         message = f"Custom model '{body.customModelId}' is not visible to the gateway's Adobe credential."
         raise Unprocessable(message, errors=[{"loc": ["body", "customModelId"], "msg": message}])
+    webhook = None
+    if body.webhook is not None:
+        webhook = body.webhook.model_dump()
+        try:
+            signing_secret(rt.settings, principal.client_id)
+            await resolve_destination(body.webhook.url, rt.settings.webhook_allowed_cidrs)
+        except (RefusedDestination, LookupError) as exc:
+            raise Unprocessable(
+                str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
+            ) from None
     gen_id = new_generation_id()
     await rt.jobs.create(
         gen_id=gen_id,
@@ -37,6 +49,7 @@ async def submit(rt: Runtime, principal: Principal, body: GenerationRequest, req
         request=body.firefly_body(),
         metadata=body.metadata,
         warnings=warnings_for(body, model),
+        webhook=webhook,
     )
     return await owned(rt, principal, gen_id)
 
@@ -70,12 +83,23 @@ async def wait_for_change(
     rt: Runtime, principal: Principal, gen_id: str, wait_s: float, since: str | None
 ) -> Record:
     """The record once its status differs from `since` (default: its status now) or is terminal."""
+    return await _wait(rt, principal, gen_id, wait_s, lambda r, first: r.status != (since or first.status))
+
+
+async def wait_for_terminal(rt: Runtime, principal: Principal, gen_id: str, wait_s: float) -> Record:
+    return await _wait(rt, principal, gen_id, wait_s, lambda r, _: False)
+
+
+async def _wait(
+    rt: Runtime, principal: Principal, gen_id: str, wait_s: float, done: Callable[[Record, Record], bool]
+) -> Record:
+    """Woken by the change feed (never by polling Redis): the record once `done` or terminal, or at the
+    deadline. `done` gets the record now and as it was when the wait began."""
     deadline = time.monotonic() + wait_s
     changed: asyncio.Event
     with rt.feed.watch(gen_id) as changed:
-        record = await owned(rt, principal, gen_id)
-        since = since or record.status
-        while not record.terminal and record.status == since:
+        first = record = await owned(rt, principal, gen_id)
+        while not record.terminal and not done(record, first):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -101,3 +125,58 @@ async def cancel(rt: Runtime, principal: Principal, gen_id: str) -> Record:
             # While `sending`, the submitting worker sees the flag once Firefly has answered.
             await run_in_threadpool(jobs.enqueue_cancel, rt.queue, gen_id)
     return await owned(rt, principal, gen_id)
+
+
+KEEPALIVE_S = 15.0
+
+
+async def event_stream(
+    rt: Runtime,
+    principal: Principal,
+    gen_id: str,
+    after: int,
+    base_url: str,
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[str]:
+    """The SSE body: the current state (unless the client has it), then each change, until terminal."""
+    changed: asyncio.Event
+    with rt.feed.watch(gen_id) as changed:
+        while True:
+            record = await owned(rt, principal, gen_id)
+            if record.seq > after:
+                after = record.seq
+                data = Generation.from_record(record, base_url).model_dump_json()
+                yield f"id: {record.seq}\nevent: {record.status}\ndata: {data}\n\n"
+            if record.terminal or await disconnected():
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+            changed.clear()
+
+
+async def deliveries(rt: Runtime, principal: Principal, gen_id: str) -> list[DeliveryAttempt]:
+    await owned(rt, principal, gen_id)
+    raw = await rt.redis.lrange(rt.keys.delivery_log(gen_id), 0, -1)
+    return [DeliveryAttempt.model_validate_json(item) for item in raw]
+
+
+async def redeliver(rt: Runtime, principal: Principal, gen_id: str) -> None:
+    """Send the job's last webhook event again, with its `webhook-id`, retried as a new series."""
+    record = await owned(rt, principal, gen_id)
+    if not record.webhook_url:
+        raise Conflict(f"Generation '{gen_id}' has no webhook.")
+    if not record.last_webhook_id:
+        raise Conflict(f"No webhook event of generation '{gen_id}' has happened yet.")
+    key = rt.keys.delivery(record.last_webhook_id)
+    event: bytes | None = await rt.redis.hget(key, "event")  # type: ignore[assignment]
+    now = time.time()
+    pipe = rt.redis.pipeline(transaction=True)
+    # The message may have expired (after 48 h): it is rebuilt from the job as it is now.
+    name = event.decode() if event else f"generation.{record.status}"
+    pipe.hset(key, mapping={"genId": gen_id, "event": name, "firstAt": repr(now)})
+    pipe.hsetnx(key, "attempt", "0")
+    pipe.expire(key, 172800)
+    pipe.zadd(rt.keys.schedule, {f"deliver:{record.last_webhook_id}": now})
+    await pipe.execute()

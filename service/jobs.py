@@ -45,7 +45,7 @@ if ARGV[1] ~= '*' and not string.find(',' .. ARGV[1] .. ',', ',' .. cur .. ',', 
   return {0, cur}
 end
 local new = ARGV[2]
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local function public(s) if s == 'sending' then return 'queued' end return s end
 if new ~= '' then
   redis.call('HSET', KEYS[1], 'state', new)
@@ -53,6 +53,16 @@ if new ~= '' then
     local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
     redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
     redis.call('PUBLISH', ARGV[6], cjson.encode({id = ARGV[7], status = public(new), seq = seq}))
+    -- A webhook delivery, created in the same step as the change it reports, so none is ever lost.
+    local event = 'generation.' .. public(new)
+    local events = redis.call('HGET', KEYS[1], 'webhookEvents')
+    if events and string.find(events, ',' .. event .. ',', 1, true) then
+      local wid = 'msg_' .. ARGV[7] .. '_' .. seq
+      redis.call('HSET', ARGV[8] .. wid, 'genId', ARGV[7], 'event', event, 'attempt', '0', 'firstAt', ARGV[9])
+      redis.call('EXPIRE', ARGV[8] .. wid, 172800)
+      redis.call('ZADD', KEYS[2], tonumber(ARGV[9]), 'deliver:' .. wid)
+      redis.call('HSET', KEYS[1], 'lastWebhookId', wid)
+    end
   end
   if new == 'succeeded' or new == 'failed' or new == 'canceled' then
     redis.call('HSET', KEYS[1], 'completedAt', ARGV[3])
@@ -109,6 +119,9 @@ class Record:
     poll_errors: int = 0
     polls: int = 0
     last_polled_at: float | None = None
+    webhook_url: str | None = None
+    webhook_events: list[str] = field(default_factory=list)
+    last_webhook_id: str | None = None
 
     @property
     def status(self) -> str:
@@ -148,6 +161,9 @@ class Record:
             poll_errors=int(h.get("pollErrors", "0")),
             polls=int(h.get("polls", "0")),
             last_polled_at=num("lastPolledAt"),
+            webhook_url=h.get("webhookUrl") or None,
+            webhook_events=[e for e in h.get("webhookEvents", "").split(",") if e],
+            last_webhook_id=h.get("lastWebhookId") or None,
         )
 
 
@@ -177,6 +193,7 @@ class JobStore:
         request: dict[str, Any],
         metadata: dict[str, Any] | None,
         warnings: list[str],
+        webhook: dict[str, Any] | None = None,
     ) -> None:
         """Write the record and make its submit due now, in one MULTI: the job exists exactly when queued."""
         now = utcnow()
@@ -192,9 +209,21 @@ class JobStore:
             "warnings": json.dumps(warnings),
             "seq": "1",
         }
+        events: list[str] = []
+        if webhook is not None:
+            events = webhook["events"]
+            mapping |= {"webhookUrl": webhook["url"], "webhookEvents": "," + ",".join(events) + ","}
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self.keys.generation(gen_id), mapping=mapping)
-        pipe.zadd(self.keys.schedule, {f"submit:{gen_id}": time.time()})
+        due = time.time()
+        pipe.zadd(self.keys.schedule, {f"submit:{gen_id}": due})
+        if "generation.queued" in events:  # later events are created by the transition script
+            webhook_id = f"msg_{gen_id}_1"
+            delivery = {"genId": gen_id, "event": "generation.queued", "attempt": "0", "firstAt": repr(due)}
+            pipe.hset(self.keys.delivery(webhook_id), mapping=delivery)  # type: ignore[arg-type]
+            pipe.expire(self.keys.delivery(webhook_id), 172800)
+            pipe.zadd(self.keys.schedule, {f"deliver:{webhook_id}": due})
+            pipe.hset(self.keys.generation(gen_id), "lastWebhookId", webhook_id)
         await pipe.execute()
 
     async def get(self, gen_id: str) -> Record | None:
@@ -219,6 +248,8 @@ class JobStore:
             self._ttl,
             self.keys.events(gen_id),
             gen_id,
+            self.keys.delivery(""),
+            time.time(),
         ]
         for name, value in (fields or {}).items():
             args += [name, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))]

@@ -23,6 +23,14 @@ class Keys:
         """Recent upstream job durations (seconds), newest first, that the poll planners learn from."""
         return f"{self.prefix}durations"
 
+    def delivery(self, webhook_id: str) -> str:
+        """One webhook message (an event of a job): its attempt count, body once built, and outcome."""
+        return f"{self.prefix}delivery:{webhook_id}"
+
+    def delivery_log(self, gen_id: str) -> str:
+        """Every delivery attempt for a job, oldest first (JSON items)."""
+        return f"{self.prefix}deliveries:{gen_id}"
+
     def events(self, gen_id: str) -> str:
         return f"{self.prefix}events:{gen_id}"
 

@@ -63,6 +63,30 @@ class Style(_Strict):
         return value
 
 
+WebhookEvent = Literal[
+    "generation.queued",
+    "generation.submitted",
+    "generation.running",
+    "generation.succeeded",
+    "generation.failed",
+    "generation.canceled",
+]
+
+
+class WebhookSpec(_Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    events: Annotated[list[WebhookEvent], Field(min_length=1)] = [
+        "generation.succeeded",
+        "generation.failed",
+        "generation.canceled",
+    ]
+
+    @field_validator("events")
+    @classmethod
+    def _unique_events(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
 class GenerationRequest(_Strict):
     """The body of `POST /v1/generations`: Firefly's generate-async fields plus the gateway's own."""
 
@@ -77,6 +101,7 @@ class GenerationRequest(_Strict):
     style: Style | None = None
     promptBiasingLocaleCode: Annotated[str, Field(pattern=r"^[a-z]{2}-[A-Z]{2}$")] | None = None
     metadata: dict[str, Any] | None = None
+    webhook: WebhookSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> GenerationRequest:
@@ -93,7 +118,7 @@ class GenerationRequest(_Strict):
 
     def firefly_body(self) -> dict[str, Any]:
         """The generate-async body sent upstream: the Firefly fields only, as given."""
-        return self.model_dump(exclude_none=True, exclude={"metadata"})
+        return self.model_dump(exclude_none=True, exclude={"metadata", "webhook"})
 
 
 class QueueInfo(BaseModel):
@@ -161,6 +186,21 @@ class Generation(BaseModel):
             warnings=record.warnings,
             links=Links(self=self_url, cancel=f"{self_url}/cancel"),
         )
+
+
+class DeliveryAttempt(BaseModel):
+    webhookId: str
+    event: str
+    attempt: int
+    statusCode: int | None
+    durationMs: int
+    error: str | None
+    at: str
+    nextAttemptAt: str | None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryAttempt]
 
 
 class ModelList(BaseModel):

@@ -11,6 +11,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
+
 from service.config import Settings
 from service.connections import Connections
 from service.errors import UpstreamAuthError
@@ -26,6 +28,11 @@ class WorkerContext(Connections):
     firefly: Firefly
     budget: UpstreamBudget
     planner: PollPlanner
+    webhook_http: httpx.AsyncClient  # its own pool and timeouts: receivers are not Firefly
+
+    async def aclose(self) -> None:
+        await self.webhook_http.aclose()
+        await super().aclose()
 
 
 def open_context(settings: Settings) -> WorkerContext:
@@ -41,7 +48,17 @@ def open_context(settings: Settings) -> WorkerContext:
     budget = UpstreamBudget(
         conns.redis, conns.keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
     )
-    return WorkerContext(**(vars(conns) | {"firefly": firefly}), budget=budget, planner=PollPlanner(settings))
+    webhook_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.webhook_timeout_s),
+        limits=httpx.Limits(max_connections=settings.delivery_concurrency),
+        follow_redirects=False,
+    )
+    return WorkerContext(
+        **(vars(conns) | {"firefly": firefly}),
+        budget=budget,
+        planner=PollPlanner(settings),
+        webhook_http=webhook_http,
+    )
 
 
 class LoopThread:

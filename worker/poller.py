@@ -17,6 +17,7 @@ from service.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
 from service.jobs import Record
 from service.logs import set_request_id
 from worker.context import WorkerContext
+from worker.deliveries import deliver
 from worker.submit import error, fail, submit
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ class Poller:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self._slots = asyncio.Semaphore(ctx.settings.poll_concurrency)
+        self._delivery_slots = asyncio.Semaphore(ctx.settings.delivery_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -46,6 +49,12 @@ class Poller:
                     await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free > 0 else []
                 )
                 for member in members:
+                    if member.startswith("deliver:"):
+                        # Not a poll slot: a slow receiver waits for a delivery slot of its own.
+                        task = asyncio.create_task(self._handle(member, self._delivery_slots))
+                        self._deliveries.add(task)
+                        task.add_done_callback(self._deliveries.discard)
+                        continue
                     await self._slots.acquire()
                     task = asyncio.create_task(self._handle(member))
                     self._tasks.add(task)
@@ -60,8 +69,8 @@ class Poller:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
+        if self._tasks or self._deliveries:
+            await asyncio.wait(self._tasks | self._deliveries, timeout=10)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -77,11 +86,14 @@ class Poller:
         raw = await self.ctx.redis.lrange(self.ctx.keys.durations, 0, 199)
         self.ctx.planner.learn([float(x) for x in raw], replace=True)
 
-    async def _handle(self, member: str) -> None:
+    async def _handle(self, member: str, slots: asyncio.Semaphore | None = None) -> None:
         kind, _, gen_id = member.partition(":")
         try:
             if kind == "submit":
                 await submit(self.ctx, gen_id)
+            elif kind == "deliver" and slots is not None:
+                async with slots:
+                    await deliver(self.ctx, gen_id)
             else:
                 await poll(self.ctx, gen_id)
         except Exception:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from service import generations
 from service.deps import Generator, RuntimeDep
 from service.logs import current_request_id
-from service.schemas import Generation, GenerationRequest, problem_responses
+from service.schemas import DeliveryList, Generation, GenerationRequest, problem_responses
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"])
 
@@ -23,17 +24,37 @@ def _base(runtime: RuntimeDep) -> str:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, operation_id="createGeneration", responses=_PROBLEMS)
 async def create_generation(
-    runtime: RuntimeDep, principal: Generator, body: GenerationRequest, response: Response
+    runtime: RuntimeDep,
+    principal: Generator,
+    body: GenerationRequest,
+    response: Response,
+    prefer: Annotated[str | None, Header(description="`wait=N` (N <= 60): hold until done or N s.")] = None,
 ) -> Generation:
     """Queue an image generation with a custom model.
 
     The request is checked before anything is queued: an unknown `customModelId` is a 422 naming it. The job
-    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress.
+    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress. With
+    `Prefer: wait=N` the answer is held until the job is terminal (then 200) or N seconds pass (202).
     """
     record = await generations.submit(runtime, principal, body, current_request_id())
+    wait = preferred_wait(prefer, runtime.settings.max_wait_s)
+    if wait is not None:
+        record = await generations.wait_for_terminal(runtime, principal, record.id, wait)
+        response.headers["Preference-Applied"] = f"wait={wait}"
+        if record.terminal:
+            response.status_code = status.HTTP_200_OK
     generation = Generation.from_record(record, _base(runtime))
     response.headers["Location"] = generation.links.self
     return generation
+
+
+def preferred_wait(prefer: str | None, limit: int) -> int | None:
+    """N from an RFC 7240 `Prefer` header holding `wait=N` (capped at `limit`), else None."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return min(int(value.strip()), limit)
+    return None
 
 
 @router.get("/{genId}", operation_id="getGeneration", responses=_PROBLEMS)
@@ -64,3 +85,46 @@ async def cancel_generation(runtime: RuntimeDep, principal: Generator, genId: st
     409 if it is already terminal."""
     record = await generations.cancel(runtime, principal, genId)
     return Generation.from_record(record, _base(runtime))
+
+
+@router.get(
+    "/{genId}/events",
+    operation_id="streamGenerationEvents",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404)},
+)
+async def stream_generation_events(
+    runtime: RuntimeDep,
+    principal: Generator,
+    genId: str,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-sent events: one per status change (`id: <sequence>`, `event: <status>`, `data: <Generation>`),
+    starting with the current state and ending after the terminal one. Comment lines keep the stream alive
+    every 15 s. Resume with `Last-Event-ID`: events up to that sequence are not sent again."""
+    await generations.owned(runtime, principal, genId)  # 404 before the stream starts
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    events = generations.event_stream(
+        runtime, principal, genId, after, _base(runtime), request.is_disconnected
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/{genId}/deliveries", operation_id="listDeliveries", responses=_PROBLEMS)
+async def list_deliveries(runtime: RuntimeDep, principal: Generator, genId: str) -> DeliveryList:
+    """Every webhook delivery attempt for this generation, oldest first."""
+    return DeliveryList(items=await generations.deliveries(runtime, principal, genId))
+
+
+@router.post(
+    "/{genId}/deliveries/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="redeliverWebhook",
+    responses=_PROBLEMS,
+)
+async def redeliver_webhook(runtime: RuntimeDep, principal: Generator, genId: str) -> DeliveryList:
+    """Send the last webhook event again (same `webhook-id`); 409 if there is no webhook or no event yet."""
+    await generations.redeliver(runtime, principal, genId)
+    return DeliveryList(items=await generations.deliveries(runtime, principal, genId))
