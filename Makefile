@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ffgate-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight redis
+.PHONY: install dev test check bench-inflight bench-notify redis
 
 install: $(STAMP)
 
@@ -53,3 +53,6 @@ check: install
 
 bench-inflight: install redis
 	$(BIN)/python bench/inflight.py
+
+bench-notify: install redis
+	$(BIN)/python bench/notify.py
