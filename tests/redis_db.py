@@ -1,0 +1,63 @@
+"""The private Redis database of the service/worker unit tests (DB 8), and settings that point at it.
+
+The e2e stack claims DBs 9-15 for itself, so these tests and a concurrent e2e run never share keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from service.config import Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/8"
+PREFIX = "ffgate-test:"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings with every field the unit tests rely on spelled out, so no FFGATE_* variable leaks in."""
+    values: dict[str, Any] = {
+        "redis_url": REDIS_URL,
+        "redis_prefix": PREFIX,
+        "adobe_client_id": "ffgate-test-client",
+        "adobe_client_secret": "ffgate-test-secret",
+        "adobe_scopes": "openid,AdobeID,firefly_api,ff_apis",
+        "ims_url": "https://ims.test",
+        "firefly_url": "https://firefly.test",
+        "model_version": "image3_custom",
+        "token_refresh_margin_s": 300,
+        "upstream_rpm": 0,
+        "upstream_rpd": 0,
+        "result_ttl_s": 600,
+        "max_body_bytes": 64 * 1024,
+        "poll_first_s": 2.0,
+        "poll_interval_s": 2.5,
+        "poll_tail_s": 1.0,
+        "poll_max_interval_s": 15.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def connect() -> AsyncIterator[aioredis.Redis]:
+    """One more client of the test database (another process, as far as the code under test can tell)."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def flushed() -> AsyncIterator[aioredis.Redis]:
+    """A client of the test database, which is empty before and emptied after."""
+    async with connect() as client:
+        await client.flushdb()
+        try:
+            yield client
+        finally:
+            await client.flushdb()
