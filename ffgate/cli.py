@@ -58,7 +58,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8080) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run one worker: sends queued jobs to Firefly, polls them, runs cancels. Stops on SIGTERM."""
+    """Run one worker: sends queued jobs to Firefly, polls them, delivers webhooks. Stops on SIGTERM."""
     entry_point("worker.main:run")(load_settings())
 
 

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis.asyncio as aioredis
 
@@ -53,24 +53,14 @@ class ChangeFeed:
                     del self._waiters[gen_id]
 
     async def _listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.psubscribe(self._keys.events_pattern)
-                self._ready.set()
-                # A message may have been missed while (re)subscribing: wake everyone to re-read.
-                self._wake_all()
-                async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
-                        self._wake(message["channel"].decode()[self._prefix_len :])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the subscription is our only ear: never let it die
-                log.warning("change feed lost its subscription (%s); resubscribing", type(exc).__name__)
-                await asyncio.sleep(0.5)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        def on_subscribed() -> None:
+            self._ready.set()
+            self._wake_all()  # a message may have been missed while (re)subscribing: everyone re-reads
+
+        def on_message(channel: bytes) -> None:
+            self._wake(channel.decode()[self._prefix_len :])
+
+        await listen(self._redis, self._keys.events_pattern, on_message, on_subscribed)
 
     def _wake(self, gen_id: str) -> None:
         for event in self._waiters.get(gen_id, ()):
@@ -80,3 +70,29 @@ class ChangeFeed:
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
+
+
+async def listen(
+    redis: aioredis.Redis,
+    pattern: str,
+    on_message: Callable[[bytes], None],
+    on_subscribed: Callable[[], None],
+) -> None:
+    """Call `on_message(channel)` for every message published on a channel matching `pattern`, for ever:
+    a lost subscription is made again (and `on_subscribed` called each time it is in place)."""
+    while True:
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.psubscribe(pattern)
+            on_subscribed()
+            async for message in pubsub.listen():
+                if message["type"] == "pmessage":
+                    on_message(message["channel"])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the subscription is the only ear: never let it die
+            log.warning("lost the subscription to %s (%s); subscribing again", pattern, type(exc).__name__)
+            await asyncio.sleep(0.5)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

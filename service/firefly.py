@@ -9,8 +9,10 @@ client secret nor the token is ever logged or put into an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -54,10 +56,10 @@ def parse_retry_after(value: str | None, *, default: float = 60.0, now: float | 
     if not value:
         return default
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    with contextlib.suppress(ValueError):
+        seconds = float(value)  # RFC 9110 says digits; a decimal is taken too, but not "nan", "inf" or "-5"
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -102,22 +104,27 @@ class TokenCustody:
     async def _shared_token(self) -> tuple[str, int]:
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.get(self._key)
-            pipe.pttl(self._key)
-            cached, ttl_ms = await pipe.execute()
-            if cached is not None and ttl_ms > 0:
-                log.info("using the shared IMS token, kept for another %ss", ttl_ms // 1000)
-                return cached.decode(), ttl_ms
+            if shared := await self._read_shared():
+                log.info("using the shared IMS token, kept for another %ss", shared[1] // 1000)
+                return shared
             owner = secrets.token_hex(8)
             if await self._redis.set(self._lock_key, owner, nx=True, px=LOCK_TTL_MS):
                 try:
-                    return await self._fetch_and_store()
+                    # The previous holder may have stored a token between our read and our lock.
+                    return await self._read_shared() or await self._fetch_and_store()
                 finally:
                     await self._redis.eval(_RELEASE_IF_OWNER, 1, self._lock_key, owner)
             if time.monotonic() > deadline:
                 raise UpstreamUnavailable("timed out waiting for another process to fetch the IMS token")
             await asyncio.sleep(0.05)
+
+    async def _read_shared(self) -> tuple[str, int] | None:
+        """The token in Redis and its remaining life (ms), if there is one."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._key)
+        pipe.pttl(self._key)
+        cached, ttl_ms = await pipe.execute()
+        return (cached.decode(), ttl_ms) if cached is not None and ttl_ms > 0 else None
 
     async def _fetch_and_store(self) -> tuple[str, int]:
         secret = self._settings.adobe_client_secret

@@ -179,4 +179,5 @@ async def redeliver(rt: Runtime, principal: Principal, gen_id: str) -> None:
     pipe.hsetnx(key, "attempt", "0")
     pipe.expire(key, 172800)
     pipe.zadd(rt.keys.schedule, {f"deliver:{record.last_webhook_id}": now})
+    pipe.publish(rt.keys.wake, "deliver")
     await pipe.execute()

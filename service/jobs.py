@@ -45,7 +45,7 @@ if ARGV[1] ~= '*' and not string.find(',' .. ARGV[1] .. ',', ',' .. cur .. ',', 
   return {0, cur}
 end
 local new = ARGV[2]
-for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local function public(s) if s == 'sending' then return 'queued' end return s end
 if new ~= '' then
   redis.call('HSET', KEYS[1], 'state', new)
@@ -62,6 +62,7 @@ if new ~= '' then
       redis.call('EXPIRE', ARGV[8] .. wid, 172800)
       redis.call('ZADD', KEYS[2], tonumber(ARGV[9]), 'deliver:' .. wid)
       redis.call('HSET', KEYS[1], 'lastWebhookId', wid)
+      redis.call('PUBLISH', ARGV[10], 'deliver')
     end
   end
   if new == 'succeeded' or new == 'failed' or new == 'canceled' then
@@ -224,6 +225,7 @@ class JobStore:
             pipe.expire(self.keys.delivery(webhook_id), 172800)
             pipe.zadd(self.keys.schedule, {f"deliver:{webhook_id}": due})
             pipe.hset(self.keys.generation(gen_id), "lastWebhookId", webhook_id)
+        pipe.publish(self.keys.wake, "submit")
         await pipe.execute()
 
     async def get(self, gen_id: str) -> Record | None:
@@ -250,6 +252,7 @@ class JobStore:
             gen_id,
             self.keys.delivery(""),
             time.time(),
+            self.keys.wake,
         ]
         for name, value in (fields or {}).items():
             args += [name, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))]

@@ -23,6 +23,11 @@ class Keys:
         """Recent upstream job durations (seconds), newest first, that the poll planners learn from."""
         return f"{self.prefix}durations"
 
+    @property
+    def wake(self) -> str:
+        """Channel that tells the workers' dispatchers new work is due now (a submit, a delivery)."""
+        return f"{self.prefix}wake"
+
     def delivery(self, webhook_id: str) -> str:
         """One webhook message (an event of a job): its attempt count, body once built, and outcome."""
         return f"{self.prefix}delivery:{webhook_id}"

@@ -111,7 +111,7 @@ class GenerationRequest(_Strict):
             if self.numVariations is not None and len(self.seeds) != self.numVariations:
                 raise ValueError(f"{len(self.seeds)} seeds given for numVariations={self.numVariations}")
         if self.metadata is not None:
-            size = len(json.dumps(self.metadata, separators=(",", ":")).encode())
+            size = len(json.dumps(self.metadata, separators=(",", ":"), ensure_ascii=False).encode())
             if size > METADATA_MAX_BYTES:
                 raise ValueError(f"metadata is {size} bytes; at most {METADATA_MAX_BYTES}")
         return self

@@ -40,12 +40,7 @@ class PollPlanner:
         return ordered[int(QUANTILE * (len(ordered) - 1))]
 
     def seen_running(self, gen_id: str, submitted_at: float) -> None:
-        now = time.time()
-        self._running_since[gen_id] = (submitted_at, now)
-        if len(self._running_since) > 1000 and random.random() < 0.01:
-            stale = [k for k, (_, seen) in self._running_since.items() if now - seen > 4 * self._max]
-            for key in stale:
-                del self._running_since[key]
+        self._running_since[gen_id] = (submitted_at, time.time())
 
     def finished(self, gen_id: str) -> None:
         self._running_since.pop(gen_id, None)
@@ -66,6 +61,11 @@ class PollPlanner:
         return delay * random.uniform(0.9, 1.1)
 
     def _oldest_running(self) -> float | None:
+        # A job not seen for a while was finished elsewhere (another worker) or abandoned: forget it.
+        now = time.time()
+        stale = [k for k, (_, seen) in self._running_since.items() if now - seen > 2 * self._max]
+        for key in stale:
+            del self._running_since[key]
         if not self._running_since:
             return None
-        return time.time() - min(submitted for submitted, _ in self._running_since.values())
+        return now - min(submitted for submitted, _ in self._running_since.values())

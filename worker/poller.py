@@ -7,13 +7,13 @@ look. No job holds a worker while it waits: a job in flight is one sorted-set en
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
 from urllib.parse import urlparse
 
 from service.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
+from service.events import listen
 from service.jobs import Record
 from service.logs import set_request_id
 from worker.context import WorkerContext
@@ -22,7 +22,7 @@ from worker.submit import error, fail, submit
 
 log = logging.getLogger(__name__)
 
-IDLE_WAIT_S = 0.1
+IDLE_WAIT_S = 1.0  # new work wakes the dispatcher at once (the `wake` channel); this is a safety net
 CLAIM_BATCH = 8  # small claims spread a burst over every worker instead of the first to look
 LEARN_EVERY_S = 10.0
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
@@ -36,8 +36,18 @@ class Poller:
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
+        listener = asyncio.create_task(
+            listen(self.ctx.redis, self.ctx.keys.wake, lambda _: self._wake.set(), self._wake.set)
+        )
+        try:
+            await self._dispatch()
+        finally:
+            listener.cancel()
+
+    async def _dispatch(self) -> None:
         learn_at = 0.0
         while not self._stopping.is_set():
             try:
@@ -77,10 +87,17 @@ class Poller:
         self._slots.release()
 
     async def _idle(self) -> None:
+        """Sleep until the next entry is due, new work is announced, or the worker stops."""
+        self._wake.clear()
         due = await self.ctx.jobs.next_due()
         wait = IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, max(0.0, due - time.time()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+        if wait <= 0:
+            return
+        woken = asyncio.ensure_future(self._wake.wait())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({woken, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        stopping.cancel()
 
     async def _learn(self) -> None:
         raw = await self.ctx.redis.lrange(self.ctx.keys.durations, 0, 199)
@@ -116,6 +133,7 @@ async def poll(ctx: WorkerContext, gen_id: str) -> None:
         return
     except UpstreamRejected as exc:  # 404 unknown_job_id and the like: Firefly no longer knows it
         await fail(ctx, gen_id, ("submitted", "running"), error(exc.code, exc.detail, retryable=False))
+        ctx.planner.finished(gen_id)
         return
     except UpstreamError as exc:
         errors = record.poll_errors + 1
