@@ -151,6 +151,7 @@ class GenerationError(BaseModel):
 class Links(BaseModel):
     self: str
     cancel: str
+    events: str
 
 
 class Generation(BaseModel):
@@ -184,7 +185,7 @@ class Generation(BaseModel):
             outputs=[Output.model_validate(o) for o in record.outputs],
             error=GenerationError.model_validate(record.error) if record.error else None,
             warnings=record.warnings,
-            links=Links(self=self_url, cancel=f"{self_url}/cancel"),
+            links=Links(self=self_url, cancel=f"{self_url}/cancel", events=f"{self_url}/events"),
         )
 
 
