@@ -19,10 +19,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import quantile, submit_generations
 from emulator.seed import ROUTER_MODEL_ID
 from tests.stack import running_stack
 
@@ -39,36 +38,11 @@ PRODUCTION_POLLING = {  # the Settings defaults, instead of the fast ones the te
 }
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def rss_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
-
-
-async def submit_all(url: str, key: str, jobs: int) -> list[str]:
-    body = {"prompt": "a white router on a volcano in Africa", "customModelId": ROUTER_MODEL_ID}
-    # httpx's pool slows down sharply past ~8 concurrent requests in one loop: keep the load generator
-    # lean, or it (not the gateway) sets the pace.
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
-    ) as client:
-        slots = asyncio.Semaphore(8)
-
-        async def one(i: int) -> str:
-            async with slots:
-                response = await client.post("/v1/generations", json={**body, "seeds": [i + 1]})
-                response.raise_for_status()
-                gen_id: str = response.json()["id"]
-                return gen_id
-
-        return await asyncio.gather(*(one(i) for i in range(jobs)))
 
 
 def main() -> None:
@@ -84,7 +58,11 @@ def main() -> None:
     env = PRODUCTION_POLLING | {"FFGATE_EMULATOR_JOB_LATENCY_S": str(args.latency)}
     with running_stack(Path(tempfile.mkdtemp(prefix="ffgate-bench-")), workers=args.workers, **env) as stack:
         started = time.time()
-        ids = asyncio.run(submit_all(stack.gateways["gateway"], stack.env["FFGATE_ADMIN_KEY"], args.jobs))
+        body = {"prompt": "a white router on a volcano in Africa", "customModelId": ROUTER_MODEL_ID}
+        bodies = [{**body, "seeds": [i + 1]} for i in range(args.jobs)]
+        ids = asyncio.run(
+            submit_generations(stack.gateways["gateway"], stack.env["FFGATE_ADMIN_KEY"], bodies)
+        )
         posted = time.time() - started
         print(f"submitted {len(ids)} generations to the gateway in {posted:.1f}s ({len(ids) / posted:.0f}/s)")
 

@@ -22,19 +22,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import quantile, submit_generations
 from emulator.seed import ROUTER_MODEL_ID
 from tests.stack import running_stack
 
 TERMINAL = (b"event: succeeded", b"event: failed", b"event: canceled")
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -128,22 +122,14 @@ async def run(
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     polls: dict[str, asyncio.Task[float]] = {}
     streams: dict[str, asyncio.Task[float]] = {}
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    async with httpx.AsyncClient(
-        base_url=gateway, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
-    ) as client:
-        slots = asyncio.Semaphore(8)
 
-        async def submit(i: int) -> None:
-            body = {"prompt": f"router {i}", "customModelId": ROUTER_MODEL_ID, "webhook": {"url": hook_url}}
-            async with slots:
-                response = await client.post("/v1/generations", json=body)
-            response.raise_for_status()
-            gen_id = response.json()["id"]
-            polls[gen_id] = asyncio.create_task(long_poll(host, port, key, gen_id))
-            streams[gen_id] = asyncio.create_task(sse(host, port, key, gen_id))
+    def listen(gen_id: str) -> None:  # from the moment the job exists
+        polls[gen_id] = asyncio.create_task(long_poll(host, port, key, gen_id))
+        streams[gen_id] = asyncio.create_task(sse(host, port, key, gen_id))
 
-        await asyncio.gather(*(submit(i) for i in range(jobs)))
+    body = {"customModelId": ROUTER_MODEL_ID, "webhook": {"url": hook_url}}
+    bodies = [{**body, "prompt": f"router {i}"} for i in range(jobs)]
+    await submit_generations(gateway, key, bodies, on_created=listen)
     ids = list(polls)
     poll_at = dict(zip(ids, await asyncio.gather(*polls.values()), strict=True))
     sse_at = dict(zip(ids, await asyncio.gather(*(streams[i] for i in ids)), strict=True))

@@ -25,15 +25,6 @@ from standardwebhooks import Webhook
 from service.auth import ADMIN_CLIENT_ID
 from service.config import Settings
 
-EVENTS = (
-    "generation.queued",
-    "generation.submitted",
-    "generation.running",
-    "generation.succeeded",
-    "generation.failed",
-    "generation.canceled",
-)
-DEFAULT_EVENTS = ("generation.succeeded", "generation.failed", "generation.canceled")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Not covered by is_private & co., yet never a legitimate webhook receiver.
