@@ -25,6 +25,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.answers: deque[int] = deque()
+        self.delay_s = 0.0  # how long each answer takes
         self._lock = threading.Lock()
         receiver = self
 
@@ -32,6 +33,7 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                time.sleep(receiver.delay_s)
                 with receiver._lock:
                     status = receiver.answers.popleft() if receiver.answers else 200
                     receiver.received.append(

@@ -242,3 +242,19 @@ def test_no_webhook_means_409_on_redeliver(stack: Stack) -> None:
     with stack.client() as client:
         assert client.post(f"/v1/generations/{gen_id}/deliveries/redeliver").status_code == 409
         assert client.get(f"/v1/generations/{gen_id}/deliveries").json() == {"items": []}
+
+
+def test_a_slow_receiver_does_not_hold_up_other_jobs(stack: Stack) -> None:
+    with Receiver() as receiver:
+        receiver.delay_s = 4.0
+        slow = [create(stack, webhook={"url": receiver.url}) for _ in range(3)]
+        with stack.client() as client:
+            for created in slow:
+                assert wait_terminal(client, created["id"])["status"] == "succeeded"
+            started = time.monotonic()
+            others = [create(stack)["id"] for _ in range(3)]
+            for gen_id in others:
+                assert wait_terminal(client, gen_id)["status"] == "succeeded"
+            took = time.monotonic() - started
+        receiver.wait_for(3)
+    assert took < 4.0  # finished while the receiver was still sitting on its deliveries
