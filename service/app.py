@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.api import generations, health, models
+from service.api import clients, generations, health, models
+from service.api_clients import ClientStore, pepper_from
 from service.config import Settings
 from service.connections import Connections
 from service.deps import Runtime
@@ -38,6 +39,7 @@ def open_runtime(settings: Settings) -> Runtime:
         if firefly
         else None,
         feed=ChangeFeed(conns.redis, conns.keys),
+        clients=ClientStore(conns.redis, conns.keys, pepper_from(settings)),
     )
 
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime = open_runtime(settings)
         await runtime.feed.start()
+        await runtime.clients.announce_pepper()
         try:
             yield {"runtime": runtime}
         finally:
@@ -66,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(generations.router)
+    app.include_router(clients.router)
     _document_problems(app)
     return app
 

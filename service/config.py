@@ -38,7 +38,15 @@ class Settings(BaseSettings):
     upstream_rpd: int = Field(9000, ge=0, description="The Adobe org's requests per day (0: no limit).")
 
     # --- gateway --------------------------------------------------------------------------------
-    admin_key: SecretStr | None = None
+    admin_key: SecretStr | None = Field(None, description="Bootstrap API key with every scope.")
+    key_pepper: SecretStr | None = Field(
+        None,
+        description=(
+            "Server secret API keys are hashed with (HMAC-SHA256) before they are stored or looked up. "
+            "Unset: derived from FFGATE_ADMIN_KEY, so changing the admin key then invalidates every client "
+            "key; set it explicitly in production. Every gateway and `ffgate clients` need the same value."
+        ),
+    )
     models_cache_ttl_s: int = 300
     max_body_bytes: int = 64 * 1024
     max_wait_s: int = 60

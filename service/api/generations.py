@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from service import generations
 from service.deps import Generator, RuntimeDep
+from service.idempotency import REPLAYED_HEADER
 from service.logs import current_request_id
-from service.schemas import Generation, GenerationRequest, problem_responses
+from service.schemas import Generation, GenerationList, GenerationRequest, problem_responses
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"])
 
 _PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeeded|failed|canceled)$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe submits: the same key and body within 24 h return the original job.",
+    ),
+]
 
 
 def _base(runtime: RuntimeDep) -> str:
@@ -23,17 +33,50 @@ def _base(runtime: RuntimeDep) -> str:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, operation_id="createGeneration", responses=_PROBLEMS)
 async def create_generation(
-    runtime: RuntimeDep, principal: Generator, body: GenerationRequest, response: Response
+    runtime: RuntimeDep,
+    principal: Generator,
+    body: GenerationRequest,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Generation:
     """Queue an image generation with a custom model.
 
     The request is checked before anything is queued: an unknown `customModelId` is a 422 naming it. The job
-    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress.
+    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress. Its
+    `numVariations` count against the client's daily image quota (429 `quota-exceeded` past it).
+
+    With `Idempotency-Key`, the same key and the same body within 24 h answer the original job again (same
+    `id`, 202, `Idempotent-Replayed: true`) and queue nothing, even when sent concurrently; the same key with
+    another body is a 422.
     """
-    record = await generations.submit(runtime, principal, body, current_request_id())
+    record, replayed = await generations.submit(
+        runtime, principal, body, current_request_id(), idempotency_key
+    )
     generation = Generation.from_record(record, _base(runtime))
     response.headers["Location"] = generation.links.self
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
     return generation
+
+
+@router.get("", operation_id="listGenerations", responses=_PROBLEMS)
+async def list_generations(
+    runtime: RuntimeDep,
+    principal: Generator,
+    status: Status = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`nextCursor` of the previous page.")
+    ] = None,
+) -> GenerationList:
+    """The caller's own generations, newest first, optionally only those in one `status`.
+
+    Follow `nextCursor` until it is null. With a `status` filter a page may hold fewer than `limit` items
+    (even none) and still have a next one.
+    """
+    records, next_cursor = await generations.list_own(runtime, principal, status, limit, cursor)
+    base = _base(runtime)
+    return GenerationList(items=[Generation.from_record(r, base) for r in records], nextCursor=next_cursor)
 
 
 @router.get("/{genId}", operation_id="getGeneration", responses=_PROBLEMS)
