@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis import Redis as SyncRedis
 from rq import Queue
@@ -47,8 +47,7 @@ def create_app(redis_url: str) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
 
     @app.post("/bare/create", status_code=202)
-    async def create(request: Request) -> JSONResponse:
-        body = await request.json()
+    async def create(body: dict[str, Any]) -> JSONResponse:
         gen_id = "gen_" + secrets.token_urlsafe(16)
         now = utcnow()
         pipe = state["redis"].pipeline(transaction=True)

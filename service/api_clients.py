@@ -7,8 +7,9 @@
 
 An API key is random (`ffk_` + 256 bits), shown once, and stored only as `keyHash` = HMAC-SHA256(pepper, key):
 a leaked Redis dump yields no usable key, and nobody can compute a key's hash without the server's pepper
-(`FFGATE_KEY_PEPPER`, else derived from `FFGATE_ADMIN_KEY`). A request's key is hashed, looked up, and the
-record's `keyHash` compared with it in constant time. Nothing is cached in a process: revocation, new scopes
+(`FFGATE_KEY_PEPPER`, else derived from `FFGATE_ADMIN_KEY`). A request's key is hashed, looked up by that
+hash, and the record's `keyHash` compared with it in constant time, in one Lua call (`AUTHENTICATE`) that also
+counts the request against the client's rate limit. Nothing is cached in a process: revocation, new scopes
 and limits apply to the next request on every gateway.
 
 The webhook secret (`whsec_` + base64, the Standard Webhooks format) is stored as is: the worker signs with
@@ -43,26 +44,38 @@ log = logging.getLogger(__name__)
 
 SCOPES = ("models:read", "generate", "admin")
 
-# Looks the key up, checks it is active and counts the request in the client's window: one round trip.
-# The client's own keys are derived here (from ARGV prefixes): fine on one Redis, not on a Redis Cluster.
-_AUTHENTICATE = (
+# Looks a key's hash up, checks the client is active and counts the request in its window. Returns nil, or
+# {id, scopes, daily quota ('' = none), limit, used, ms until a slot frees, refused (1) or taken (0)}.
+# The client's own keys are derived here from prefixes: fine on one Redis, not on a Redis Cluster.
+AUTHENTICATE = (
     SLIDING_WINDOW
     + """
-local id = redis.call('GET', KEYS[1])
-if not id then return false end
-local c = redis.call('HMGET', ARGV[1] .. id, 'keyHash', 'scopes', 'rpm', 'dailyImageQuota', 'revokedAt')
-if not c[1] or (c[5] and c[5] ~= '') then return false end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window, limit = ARGV[2] .. id, tonumber(c[3])
-local wait, used = window_wait(window, now, limit)
-local refused = 1
-if wait == 0 then
-  wait = window_take(window, now, now .. '-' .. ARGV[3])
-  used, refused = used + 1, 0
+local function same(a, b)  -- constant time (no early exit) for strings of one length
+  if #a ~= #b then return false end
+  local diff = 0
+  for i = 1, #a do diff = bit.bor(diff, bit.bxor(string.byte(a, i), string.byte(b, i))) end
+  return diff == 0
 end
-return {id, c[1], c[2], c[4] or '', limit, used, wait, refused}
+local function authenticate(apikey, digest, client_prefix, window_prefix, member)
+  local id = redis.call('GET', apikey)
+  if not id then return nil end
+  local c = redis.call('HMGET', client_prefix .. id,
+    'keyHash', 'scopes', 'rpm', 'dailyImageQuota', 'revokedAt')
+  -- The record's keyHash differs from the one looked up only if the index entry outlived a rotation.
+  if not c[1] or not same(c[1], digest) or (c[5] and c[5] ~= '') then return nil end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local window, limit = window_prefix .. id, tonumber(c[3])
+  local wait, used = window_wait(window, now, limit)
+  if wait > 0 then return {id, c[2], c[4] or '', limit, used, wait, 1} end
+  wait = window_take(window, now, now .. '-' .. member)
+  return {id, c[2], c[4] or '', limit, used + 1, wait, 0}
+end
 """
+)
+
+_AUTHENTICATE_ONLY = (
+    AUTHENTICATE + "return authenticate(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) or false\n"
 )
 
 # update / revoke / rotate of an existing client, atomically; false if there is none, -1 if it is revoked.
@@ -153,12 +166,25 @@ class Issued:
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated client as its key's lookup found it, with the request counted in its window."""
+    """An active client as its key's lookup found it, with the request counted in its window (or refused)."""
 
     client_id: str
     scopes: frozenset[str]
     daily_image_quota: int | None
     rate: RateLimitState
+
+    @classmethod
+    def from_reply(cls, reply: list[Any]) -> Caller:
+        """From what the Lua `authenticate` returned."""
+        client_id, scopes, quota, limit, used, wait_ms, refused = reply
+        return cls(
+            client_id=client_id.decode(),
+            scopes=frozenset(scopes.decode().split(",")) - {""},
+            daily_image_quota=int(quota) if quota else None,
+            rate=RateLimitState(
+                limit=int(limit), used=int(used), reset_ms=int(wait_ms), refused=bool(refused)
+            ),
+        )
 
 
 class ClientStore:
@@ -166,7 +192,7 @@ class ClientStore:
         self._redis = redis
         self._keys = keys
         self._pepper = pepper
-        self._authenticate = redis.register_script(_AUTHENTICATE)
+        self._authenticate = redis.register_script(_AUTHENTICATE_ONLY)
         self._change = redis.register_script(_CHANGE)
 
     @property
@@ -179,28 +205,28 @@ class ClientStore:
             raise ServiceUnavailable("API keys need FFGATE_KEY_PEPPER (or FFGATE_ADMIN_KEY) to be set.")
         return self._pepper
 
+    def digest(self, key: str) -> str | None:
+        """The keyed hash `key` is stored under (None: no pepper, so no client keys)."""
+        return key_digest(self._pepper, key) if self._pepper else None
+
+    def auth_args(self, digest: str) -> tuple[str, list[str]]:
+        """KEYS[n] and ARGV for the Lua `authenticate` (AUTHENTICATE), also run inside other scripts."""
+        member = secrets.token_hex(4)
+        return self._keys.api_key(digest), [
+            digest,
+            self._keys.client(""),
+            self._keys.client_window(""),
+            member,
+        ]
+
     async def authenticate(self, key: str) -> Caller | None:
         """The active client whose API key is `key` (None: unknown or revoked), its request counted."""
-        if self._pepper is None:
+        digest = self.digest(key)
+        if digest is None:
             return None
-        digest = key_digest(self._pepper, key)
-        reply = await self._authenticate(
-            keys=[self._keys.api_key(digest)],
-            args=[self._keys.client(""), self._keys.client_window(""), secrets.token_hex(4)],
-        )
-        if reply is None:
-            return None
-        client_id, stored, scopes, quota, limit, used, wait_ms, refused = reply
-        if not hmac.compare_digest(stored, digest.encode()):
-            return None  # an index entry left by a concurrent rotation: not this client's key any more
-        return Caller(
-            client_id=client_id.decode(),
-            scopes=frozenset(scopes.decode().split(",")) - {""},
-            daily_image_quota=int(quota) if quota else None,
-            rate=RateLimitState(
-                limit=int(limit), used=int(used), reset_ms=int(wait_ms), refused=bool(refused)
-            ),
-        )
+        apikey, args = self.auth_args(digest)
+        reply = await self._authenticate(keys=[apikey], args=args)
+        return Caller.from_reply(reply) if reply else None
 
     async def create(
         self, *, name: str, scopes: list[str], requests_per_minute: int, daily_image_quota: int | None

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from service.admission import Admission
 from service.api import clients, generations, health, models
 from service.api_clients import ClientStore, pepper_from
 from service.config import Settings
@@ -33,13 +34,15 @@ DESCRIPTION = (
 def open_runtime(settings: Settings) -> Runtime:
     conns = Connections.open(settings, http_connections=64, redis_connections=256)
     firefly = conns.firefly
+    clients = ClientStore(conns.redis, conns.keys, pepper_from(settings))
     return Runtime(
         **vars(conns),
         models=ModelCatalog(conns.redis, conns.keys, firefly, settings.models_cache_ttl_s)
         if firefly
         else None,
         feed=ChangeFeed(conns.redis, conns.keys),
-        clients=ClientStore(conns.redis, conns.keys, pepper_from(settings)),
+        clients=clients,
+        admission=Admission(conns.redis, conns.keys, clients, settings.result_ttl_s),
     )
 
 

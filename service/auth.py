@@ -3,6 +3,9 @@
 `FFGATE_ADMIN_KEY` is the bootstrap key: every scope, no rate limit or quota, and it may read any job. Every
 other key belongs to a client in Redis (service.api_clients), looked up on every request (nothing cached), so
 a revoked key or a removed scope fails on the next request on every gateway.
+
+Most routes authenticate first (`authenticate`: one round trip). A submit authenticates inside the script
+that writes the job (service.admission), and comes back here with what that script found (`admit`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from service.api_clients import SCOPES, ClientStore
+from service.api_clients import SCOPES, Caller, ClientStore
 from service.errors import Forbidden, RateLimited, Unauthorized
+from service.middleware import add_response_headers
 from service.ratelimit import RateLimitState
 
 ADMIN_CLIENT_ID = "admin"
+UNKNOWN_KEY = "Unknown or revoked API key."
 
 
 @dataclass(frozen=True)
@@ -35,23 +40,46 @@ class Principal:
             raise Forbidden(f"This key lacks the '{scope}' scope.")
 
 
-async def authenticate(admin_key: SecretStr | None, clients: ClientStore, key: str | None) -> Principal:
-    """The caller of a request whose bearer credential is `key` (None: no usable Authorization header).
+BOOTSTRAP_ADMIN = Principal(ADMIN_CLIENT_ID, frozenset(SCOPES))
 
-    A client's request is counted against its rate limit here; past the limit this raises `RateLimited`.
+
+@dataclass(frozen=True)
+class Credentials:
+    """The bearer key of a request, not yet looked up (the bootstrap admin's is known without Redis)."""
+
+    key: SecretStr
+    admin: Principal | None
+
+    @classmethod
+    def of(cls, admin_key: SecretStr | None, key: str | None) -> Credentials:
+        if not key:
+            raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
+        is_admin = admin_key is not None and hmac.compare_digest(
+            key.encode(), admin_key.get_secret_value().encode()
+        )
+        return cls(SecretStr(key), BOOTSTRAP_ADMIN if is_admin else None)
+
+
+def admit(caller: Caller | None, scope: str) -> Principal:
+    """The principal a client key's lookup found, once its rate limit and scope allow this request.
+
+    Its `RateLimit-*` headers go out with whatever answer the request gets.
     """
-    if not key:
-        raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
-    if admin_key is not None and hmac.compare_digest(key.encode(), admin_key.get_secret_value().encode()):
-        return Principal(ADMIN_CLIENT_ID, frozenset(SCOPES))
-    caller = await clients.authenticate(key)
     if caller is None:
-        raise Unauthorized("Unknown or revoked API key.")
+        raise Unauthorized(UNKNOWN_KEY)
+    add_response_headers(caller.rate.headers())
     if caller.rate.refused:
-        error = RateLimited(
+        raise RateLimited(
             f"Rate limit of {caller.rate.limit} requests per minute reached.",
             retry_after_s=caller.rate.reset_ms / 1000,
         )
-        error.headers.update(caller.rate.headers())
-        raise error
-    return Principal(caller.client_id, caller.scopes, caller.daily_image_quota, caller.rate)
+    principal = Principal(caller.client_id, caller.scopes, caller.daily_image_quota, caller.rate)
+    principal.require(scope)
+    return principal
+
+
+async def authenticate(clients: ClientStore, credentials: Credentials, scope: str) -> Principal:
+    """Who sent `credentials`, if they may use `scope` now (the request is counted against the rate limit)."""
+    if credentials.admin is not None:
+        return credentials.admin
+    return admit(await clients.authenticate(credentials.key.get_secret_value()), scope)

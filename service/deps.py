@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.admission import Admission
 from service.api_clients import ClientStore
-from service.auth import Principal, authenticate
+from service.auth import Credentials, Principal, authenticate
 from service.connections import Connections
 from service.events import ChangeFeed
-from service.middleware import add_response_headers
 from service.models import ModelCatalog
 
 
@@ -24,9 +26,11 @@ class Runtime(Connections):
     models: ModelCatalog | None  # None until the Adobe credential is configured
     feed: ChangeFeed
     clients: ClientStore
+    admission: Admission
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, on every request.
     runtime: Runtime = request.state.runtime
     return runtime
 
@@ -35,19 +39,21 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 _bearer = HTTPBearer(auto_error=False, description="An ffgate API key.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _credentials(runtime: RuntimeDep, bearer: BearerDep) -> Credentials:
+    return Credentials.of(runtime.settings.admin_key, bearer.credentials if bearer else None)
 
 
 def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
     """Authenticate the caller, count the request against its rate limit, then check its scope."""
 
     async def dependency(
-        runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+        request: Request, runtime: RuntimeDep, credentials: Annotated[Credentials, Depends(_credentials)]
     ) -> Principal:
-        key = credentials.credentials if credentials else None
-        principal = await authenticate(runtime.settings.admin_key, runtime.clients, key)
-        if principal.rate is not None:
-            add_response_headers(principal.rate.headers())
-        principal.require(scope)
+        principal = await authenticate(runtime.clients, credentials, scope)
+        request.state.principal = principal
         return principal
 
     return dependency
@@ -56,3 +62,32 @@ def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
 ModelsReader = Annotated[Principal, Depends(requires("models:read"))]
 Generator = Annotated[Principal, Depends(requires("generate"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
+# A submit's key is looked up by the script that writes the job (service.admission): one round trip.
+Submitter = Annotated[Credentials, Depends(_credentials)]
+
+
+class AuthenticatedFirst(APIRoute):
+    """For routes whose dependencies may leave authentication to the route itself (`Submitter`): a request
+    that FastAPI refuses (422) before the route runs is authenticated then, for `scope`, so that 401, 403
+    and 429 still come before 422 and the request still counts against the caller's rate limit, as on every
+    other route. (Routes that authenticated in a dependency already are left alone.)"""
+
+    scope = "generate"
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError:
+                if getattr(request.state, "principal", None) is None:
+                    runtime: Runtime = request.state.runtime
+                    bearer = await _bearer(request)
+                    credentials = Credentials.of(
+                        runtime.settings.admin_key, bearer.credentials if bearer else None
+                    )
+                    await authenticate(runtime.clients, credentials, self.scope)
+                raise
+
+        return route

@@ -12,11 +12,12 @@ import binascii
 import contextlib
 import secrets
 import time
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from service import jobs
-from service.auth import Principal
+from service.auth import Credentials, Principal, authenticate
 from service.deps import Runtime
 from service.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from service.idempotency import IdempotencyKey
@@ -32,36 +33,46 @@ def new_generation_id() -> str:
 
 
 async def submit(
-    rt: Runtime, principal: Principal, body: GenerationRequest, request_id: str, idempotency_key: str | None
+    rt: Runtime,
+    credentials: Credentials,
+    body: GenerationRequest,
+    request_id: str,
+    idempotency_key: str | None,
 ) -> tuple[Record, bool]:
     """Check the request against what Firefly can do, then write the record and queue it (before the 202).
 
-    Returns the job and whether it is one an earlier request with this `idempotency_key` created.
+    Returns the job and whether it is one an earlier request with this `idempotency_key` created. The caller
+    is authenticated by the script that writes the job (service.admission) when the model is in this
+    process's copy of the catalogue; otherwise first, before the model is looked for in Redis or Firefly.
     """
+    who: Principal | Credentials = credentials.admin or credentials
+    model = rt.models.cached(body.customModelId) if rt.models is not None else None
+    if model is None:
+        who = await authenticate(rt.clients, credentials, "generate")
+        model = await _find_model(rt, body, request_id)
+    principal, created = await rt.admission.admit(
+        who,
+        gen_id=new_generation_id(),
+        request_id=request_id,
+        request=body.firefly_body(),
+        metadata=body.metadata,
+        warnings=warnings_for(body, model),
+        images=body.numVariations or len(body.seeds or ()) or 1,
+        idempotency=IdempotencyKey.of(idempotency_key, body) if idempotency_key else None,
+    )
+    if isinstance(created, Record):
+        return created, False
+    return await owned(rt, principal, created), True
+
+
+async def _find_model(rt: Runtime, body: GenerationRequest, request_id: str) -> dict[str, Any]:
     if rt.models is None:
         raise ServiceUnavailable("The gateway has no Adobe credentials configured.")
     model = await rt.models.find(body.customModelId, request_id=request_id)
     if model is None:
         message = f"Custom model '{body.customModelId}' is not visible to the gateway's Adobe credential."
         raise Unprocessable(message, errors=[{"loc": ["body", "customModelId"], "msg": message}])
-    idempotency = (
-        IdempotencyKey.of(rt.keys, principal.client_id, idempotency_key, body) if idempotency_key else None
-    )
-    created = await rt.jobs.create(
-        gen_id=new_generation_id(),
-        client_id=principal.client_id,
-        request_id=request_id,
-        request=body.firefly_body(),
-        metadata=body.metadata,
-        warnings=warnings_for(body, model),
-        images=body.numVariations or len(body.seeds or ()) or 1,
-        daily_quota=principal.daily_image_quota,
-        idempotency=(idempotency.redis_key, idempotency.fingerprint) if idempotency else None,
-    )
-    if isinstance(created, Record):
-        return created, False
-    assert idempotency is not None
-    return await owned(rt, principal, idempotency.original(created)), True
+    return model
 
 
 def warnings_for(body: GenerationRequest, model: dict[str, object]) -> list[str]:

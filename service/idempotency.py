@@ -2,7 +2,7 @@
 
 The key is scoped to the client and kept for 24 h as `idem:<client>:<sha256(key)>` = "<fingerprint> <job id>",
 where the fingerprint is the SHA-256 of the body's canonical JSON. Looking the key up and creating the job
-are one Lua script (`JobStore.create`), so of any number of concurrent requests with one key exactly one
+are one Lua script (service.admission), so of any number of concurrent requests with one key exactly one
 creates a job; every other one finds the key and gets that job. There is therefore never a duplicate "still
 being created" that would need a 409: a duplicate waits for nothing, and is answered with the original job.
 
@@ -20,9 +20,9 @@ import json
 from dataclasses import dataclass
 
 from service.errors import Unprocessable
-from service.keys import Keys
 from service.schemas import GenerationRequest
 
+IDEMPOTENCY_TTL_S = 24 * 3600
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -37,19 +37,13 @@ def fingerprint(body: GenerationRequest) -> str:
 @dataclass(frozen=True)
 class IdempotencyKey:
     header: str
-    redis_key: str
     fingerprint: str
 
     @classmethod
-    def of(cls, keys: Keys, client_id: str, header: str, body: GenerationRequest) -> IdempotencyKey:
-        return cls(header, keys.idempotency(client_id, header), fingerprint(body))
+    def of(cls, header: str, body: GenerationRequest) -> IdempotencyKey:
+        return cls(header, fingerprint(body))
 
-    def original(self, stored: str) -> str:
-        """The id of the job this key created, if it was created from the same body; else a 422."""
-        seen, _, gen_id = stored.partition(" ")
-        if seen != self.fingerprint:
-            message = (
-                f"Idempotency-Key '{self.header}' was used in the last 24 h with a different request body."
-            )
-            raise Unprocessable(message, errors=[{"loc": ["header", "Idempotency-Key"], "msg": message}])
-        return gen_id
+
+def different_body(header: str) -> Unprocessable:
+    message = f"Idempotency-Key '{header}' was used in the last 24 h with a different request body."
+    return Unprocessable(message, errors=[{"loc": ["header", "Idempotency-Key"], "msg": message}])

@@ -18,9 +18,8 @@ itself if that worker dies: a non-terminal job always has an entry, or is being 
 Submits do not go through RQ: RQ costs ~57 Redis commands and milliseconds of CPU per job, the schedule
 one round trip, and it lets a worker send many submits concurrently on its event loop.
 
-A job is created by one Lua script that also checks the client's `Idempotency-Key` (service.idempotency) and
-daily image quota, and indexes the job in `client-gens:<client>` (scored by creation order) for listing:
-everything a submit decides is decided atomically, in one round trip.
+A job is created (record + due `submit:` entry + the client's index entry, atomically) by service.admission,
+in the same Lua script that authenticates the caller and checks its quota and `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -32,16 +31,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.typing import EncodableT
 from rq import Queue, Retry
 
-from service.errors import QuotaExceeded
 from service.keys import Keys
-from service.ratelimit import seconds_to_utc_midnight, utc_day
 
 CANCEL_TASK = "worker.tasks.cancel_generation"
-
-IDEMPOTENCY_TTL_S = 24 * 3600
 
 ACTIVE = ("queued", "sending", "submitted", "running")
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -76,29 +70,6 @@ elseif op ~= '' then
   if kind == 'poll' then redis.call('ZREM', KEYS[2], 'submit:' .. ARGV[7]) end
 end
 return {1, cur}
-"""
-
-# KEYS: record, schedule, client index, client's images today, idempotency key (any key when ARGV[5] is '')
-# ARGV: id, images, daily quota (-1: none), due time, fingerprint, index TTL, idempotency TTL, field pairs...
-_CREATE = """
-if ARGV[5] ~= '' then
-  local seen = redis.call('GET', KEYS[5])
-  if seen then return {'replay', seen} end
-end
-local quota, images = tonumber(ARGV[3]), tonumber(ARGV[2])
-if quota >= 0 then
-  local used = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if used + images > quota then return {'quota', tostring(used)} end
-  redis.call('INCRBY', KEYS[4], images)
-  redis.call('EXPIRE', KEYS[4], 172800)
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('ZADD', KEYS[2], ARGV[4], 'submit:' .. ARGV[1])
-local newest = redis.call('ZREVRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-redis.call('ZADD', KEYS[3], (tonumber(newest[2]) or 0) + 1, ARGV[1])
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
-if ARGV[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5] .. ' ' .. ARGV[1], 'EX', tonumber(ARGV[7])) end
-return {'created', ''}
 """
 
 _CLAIM_DUE = """
@@ -198,69 +169,6 @@ class JobStore:
         self._ttl = result_ttl_s
         self._transition = redis.register_script(_TRANSITION)
         self._claim = redis.register_script(_CLAIM_DUE)
-        self._create = redis.register_script(_CREATE)
-
-    async def create(
-        self,
-        *,
-        gen_id: str,
-        client_id: str,
-        request_id: str,
-        request: dict[str, Any],
-        metadata: dict[str, Any] | None,
-        warnings: list[str],
-        images: int = 1,
-        daily_quota: int | None = None,
-        idempotency: tuple[str, str] | None = None,
-    ) -> Record | str:
-        """Write the record and make its submit due now, atomically: the job exists exactly when queued.
-
-        `images` count against the client's `daily_quota` (None: no quota); past it, nothing is written and
-        this raises QuotaExceeded. `idempotency` is (Redis key, body fingerprint): when that key was used
-        already, nothing is written and what it holds ("<fingerprint> <job id>") is returned instead.
-        """
-        now = utcnow()
-        mapping: dict[str, str] = {
-            "id": gen_id,
-            "state": "queued",
-            "clientId": client_id,
-            "requestId": request_id,
-            "createdAt": now,
-            "updatedAt": now,
-            "request": json.dumps(request, separators=(",", ":")),
-            "metadata": json.dumps(metadata, separators=(",", ":")) if metadata is not None else "",
-            "warnings": json.dumps(warnings),
-            "seq": "1",
-        }
-        day = utc_day()
-        keys = [
-            self.keys.generation(gen_id),
-            self.keys.schedule,
-            self.keys.client_generations(client_id),
-            self.keys.client_images(client_id, day),
-            idempotency[0] if idempotency else self.keys.generation(gen_id),
-        ]
-        args: list[EncodableT] = [
-            gen_id,
-            images,
-            -1 if daily_quota is None else daily_quota,
-            time.time(),
-            idempotency[1] if idempotency else "",
-            2 * self._ttl,  # the index outlives the records it names; listing drops the expired ones
-            IDEMPOTENCY_TTL_S,
-        ]
-        for name, value in mapping.items():
-            args += [name, value]
-        outcome, detail = await self._create(keys=keys, args=args)
-        if outcome == b"replay":
-            return str(detail.decode())
-        if outcome == b"quota":
-            raise QuotaExceeded(
-                f"The daily quota of {daily_quota} images is spent ({int(detail)} used today, "
-                f"{images} asked for); it resets at 00:00 UTC.",
-                retry_after_s=seconds_to_utc_midnight(),
-            )
-        return Record.from_hash({k.encode(): v.encode() for k, v in mapping.items()})
 
     async def get(self, gen_id: str) -> Record | None:
         raw: dict[bytes, bytes] = await self._redis.hgetall(self.keys.generation(gen_id))  # type: ignore[assignment]

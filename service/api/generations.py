@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from service import generations
-from service.deps import Generator, RuntimeDep
+from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
 from service.idempotency import REPLAYED_HEADER
 from service.logs import current_request_id
 from service.schemas import Generation, GenerationList, GenerationRequest, problem_responses
 
-router = APIRouter(prefix="/v1/generations", tags=["generations"])
+router = APIRouter(prefix="/v1/generations", tags=["generations"], route_class=AuthenticatedFirst)
 
 _PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeeded|failed|canceled)$")]
@@ -31,14 +31,19 @@ def _base(runtime: RuntimeDep) -> str:
     return (runtime.settings.public_base_url or "").rstrip("/")
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, operation_id="createGeneration", responses=_PROBLEMS)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Generation,
+    operation_id="createGeneration",
+    responses=_PROBLEMS,
+)
 async def create_generation(
     runtime: RuntimeDep,
-    principal: Generator,
+    credentials: Submitter,
     body: GenerationRequest,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> Generation:
+) -> Response:
     """Queue an image generation with a custom model.
 
     The request is checked before anything is queued: an unknown `customModelId` is a 422 naming it. The job
@@ -50,13 +55,16 @@ async def create_generation(
     another body is a 422.
     """
     record, replayed = await generations.submit(
-        runtime, principal, body, current_request_id(), idempotency_key
+        runtime, credentials, body, current_request_id(), idempotency_key
     )
     generation = Generation.from_record(record, _base(runtime))
-    response.headers["Location"] = generation.links.self
+    headers = {"Location": generation.links.self}
     if replayed:
-        response.headers[REPLAYED_HEADER] = "true"
-    return generation
+        headers[REPLAYED_HEADER] = "true"
+    # Serialized once, here: the hot path of the API, and FastAPI would validate the model again first.
+    return Response(
+        generation.model_dump_json(), status.HTTP_202_ACCEPTED, headers, media_type="application/json"
+    )
 
 
 @router.get("", operation_id="listGenerations", responses=_PROBLEMS)

@@ -217,6 +217,30 @@ def test_unknown_keys_and_missing_headers_are_401_on_every_v1_route(replicas: St
         assert_problem(httpx.request(method, f"{url}{path}", headers=wrong), 401)
 
 
+def test_a_submit_is_authenticated_before_its_body_is_judged(replicas: Stack) -> None:
+    """Submits authenticate inside the write (one round trip); refusals still come in the usual order."""
+    url = replicas.gateways[GW1]
+    unknown_model = {**GENERATE, "customModelId": "urn:aaid:sc:VA6C2:00000000-0000-0000-0000-000000000000"}
+    nobody = {"Authorization": "Bearer ffk_not_a_key_anyone_was_given"}
+    for body in ({"prompt": ""}, unknown_model, GENERATE):
+        assert_problem(httpx.post(f"{url}/v1/generations", json=body, headers=nobody), 401)
+
+    _, reader = replicas.create_client(GW1, scopes=["models:read"])
+    with replicas.client(GW1, reader) as client:
+        for body in ({"prompt": ""}, unknown_model, GENERATE):
+            assert_problem(client.post("/v1/generations", json=body), 403)
+
+    _, key = replicas.create_client(GW1, rateLimit={"requestsPerMinute": 3})
+    with replicas.client(GW2, key) as client:
+        invalid = client.post("/v1/generations", json={"prompt": ""})
+        assert_problem(invalid, 422)
+        assert invalid.headers["ratelimit-remaining"] == "2"  # counted like any request
+        assert_problem(client.post("/v1/generations", json=unknown_model), 422)
+        created = client.post("/v1/generations", json=GENERATE)
+        assert created.status_code == 202 and created.headers["ratelimit-remaining"] == "0"
+        assert_problem(client.post("/v1/generations", json={"prompt": ""}), 429)
+
+
 def test_keys_are_never_seen_again_after_they_were_issued(replicas: Stack) -> None:
     """Runs last in this module: every key and webhook secret the tests above were given."""
     secrets = replicas.issued_secrets

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.errors import Unprocessable
-from service.idempotency import IdempotencyKey, fingerprint
+from service.idempotency import IdempotencyKey, different_body, fingerprint
 from service.keys import Keys
 from service.schemas import GenerationRequest
 
@@ -37,15 +36,13 @@ def test_any_other_body_has_another_fingerprint(other: str) -> None:
     assert fingerprint(base) != fingerprint(body(other % MODEL))
 
 
-def test_a_stored_key_names_its_job_only_for_the_same_body() -> None:
+def test_keys_are_per_client_and_a_reuse_with_another_body_names_the_header() -> None:
     request = body(f'{{"prompt": "a router", "customModelId": "{MODEL}"}}')
-    key = IdempotencyKey.of(Keys("t:"), "cli_a", "order-1", request)
-    assert (
-        key.redis_key
-        == Keys("t:").idempotency("cli_a", "order-1")
-        != Keys("t:").idempotency("cli_b", "order-1")
-    )
-    assert key.original(f"{key.fingerprint} gen_abc") == "gen_abc"
-    with pytest.raises(Unprocessable) as refused:
-        key.original(f"{'0' * 64} gen_abc")
-    assert refused.value.errors == [{"loc": ["header", "Idempotency-Key"], "msg": refused.value.detail}]
+    key = IdempotencyKey.of("order-1", request)
+    assert key.fingerprint == fingerprint(request)
+    keys = Keys("t:")
+    assert keys.idempotency("cli_a", "order-1") != keys.idempotency("cli_b", "order-1")
+    assert "order-1" not in keys.idempotency("cli_a", "order-1")  # hashed: any 255 characters make a key
+    refused = different_body("order-1")
+    assert refused.status == 422 and "order-1" in refused.detail
+    assert refused.errors == [{"loc": ["header", "Idempotency-Key"], "msg": refused.detail}]
