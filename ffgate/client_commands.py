@@ -1,5 +1,6 @@
-"""`ffgate clients ...`: client management straight on Redis, through the same domain module as the admin API
-(service.api_clients), so a key made here works on every gateway that shares the Redis and the key pepper."""
+"""`ffgate clients ...`: client management straight on Redis, through the same domain modules as the admin
+API (service.api_clients, service.api_keys), so a key made here works on every gateway that shares the Redis
+and the key pepper."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from service.api_clients import SCOPES, ApiClient, ClientStore, Issued, pepper_from
+from service.api_clients import SCOPES, ApiClient, ClientStore, Issued
+from service.api_keys import ApiKeys, pepper_from
 from service.config import Settings
 from service.errors import FfgateError
 from service.keys import Keys
@@ -32,8 +34,10 @@ def _run(
     async def main() -> T:
         redis = aioredis.Redis.from_url(str(settings.redis_url), socket_connect_timeout=5)
         try:
-            store = ClientStore(redis, Keys(settings.redis_prefix), pepper_from(settings))
-            if issues_keys and not await store.pepper_matches():
+            keys = Keys(settings.redis_prefix)
+            api_keys = ApiKeys(redis, keys, pepper_from(settings))
+            store = ClientStore(redis, keys, api_keys)
+            if issues_keys and not await api_keys.pepper_matches():
                 _fail(
                     "the gateways run with another key pepper, so a key made here would not work there: "
                     "give this command the same FFGATE_KEY_PEPPER (or, when it is unset, FFGATE_ADMIN_KEY)."

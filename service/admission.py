@@ -1,7 +1,7 @@
 """Admitting a generation: everything a submit decides, decided atomically in one Redis round trip.
 
 One Lua script, in this order:
-  1. who is asking: the API key's client (service.api_clients `AUTHENTICATE`: active, hash compared in
+  1. who is asking: the API key's client (service.api_keys `AUTHENTICATE`: active, hash compared in
      constant time), the request counted against its rate limit, and the `generate` scope. Skipped when the
      caller is known already (the bootstrap admin, or a submit that had to authenticate before looking its
      model up in Redis or Firefly);
@@ -24,7 +24,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from service.api_clients import AUTHENTICATE, Caller, ClientStore
+from service.api_keys import AUTHENTICATE, ApiKeys, Caller
 from service.auth import UNKNOWN_KEY, Credentials, Principal, admit
 from service.errors import QuotaExceeded, Unauthorized
 from service.idempotency import IDEMPOTENCY_TTL_S, IdempotencyKey, different_body
@@ -93,9 +93,9 @@ return {'created', client, unpack(caller)}
 
 
 class Admission:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, clients: ClientStore, result_ttl_s: int) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, api_keys: ApiKeys, result_ttl_s: int) -> None:
         self._keys = keys
-        self._clients = clients
+        self._api_keys = api_keys
         self._index_ttl_s = 2 * result_ttl_s  # outlives the records it names; listing drops expired ones
         self._admit = redis.register_script(_ADMIT)
 
@@ -119,10 +119,10 @@ class Admission:
             auth_args = ["", "", "", ""]
             client_id, quota = who.client_id, who.daily_image_quota
         else:
-            digest = self._clients.digest(who.key.get_secret_value())
+            digest = self._api_keys.digest(who.key.get_secret_value())
             if digest is None:
                 raise Unauthorized(UNKNOWN_KEY)
-            apikey, auth_args = self._clients.auth_args(digest)
+            apikey, auth_args = self._api_keys.auth_args(digest)
             keys.append(apikey)
             client_id, quota = "", None
         now = utcnow()

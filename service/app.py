@@ -12,7 +12,8 @@ from fastapi.openapi.utils import get_openapi
 
 from service.admission import Admission
 from service.api import clients, generations, health, models
-from service.api_clients import ClientStore, pepper_from
+from service.api_clients import ClientStore
+from service.api_keys import ApiKeys, pepper_from
 from service.config import Settings
 from service.connections import Connections
 from service.deps import Runtime
@@ -34,15 +35,16 @@ DESCRIPTION = (
 def open_runtime(settings: Settings) -> Runtime:
     conns = Connections.open(settings, http_connections=64, redis_connections=256)
     firefly = conns.firefly
-    clients = ClientStore(conns.redis, conns.keys, pepper_from(settings))
+    api_keys = ApiKeys(conns.redis, conns.keys, pepper_from(settings))
     return Runtime(
         **vars(conns),
         models=ModelCatalog(conns.redis, conns.keys, firefly, settings.models_cache_ttl_s)
         if firefly
         else None,
         feed=ChangeFeed(conns.redis, conns.keys),
-        clients=clients,
-        admission=Admission(conns.redis, conns.keys, clients, settings.result_ttl_s),
+        api_keys=api_keys,
+        clients=ClientStore(conns.redis, conns.keys, api_keys),
+        admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
     )
 
 
@@ -51,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime = open_runtime(settings)
         await runtime.feed.start()
-        await runtime.clients.announce_pepper()
+        await runtime.api_keys.announce_pepper()
         try:
             yield {"runtime": runtime}
         finally:

@@ -1,7 +1,7 @@
 """Who is calling: API keys, scopes and the per-client request rate.
 
 `FFGATE_ADMIN_KEY` is the bootstrap key: every scope, no rate limit or quota, and it may read any job. Every
-other key belongs to a client in Redis (service.api_clients), looked up on every request (nothing cached), so
+other key belongs to a client in Redis (service.api_keys), looked up on every request (nothing cached), so
 a revoked key or a removed scope fails on the next request on every gateway.
 
 Most routes authenticate first (`authenticate`: one round trip). A submit authenticates inside the script
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from service.api_clients import SCOPES, Caller, ClientStore
+from service.api_clients import SCOPES
+from service.api_keys import ApiKeys, Caller
 from service.errors import Forbidden, RateLimited, Unauthorized
 from service.middleware import add_response_headers
 from service.ratelimit import RateLimitState
@@ -78,8 +79,8 @@ def admit(caller: Caller | None, scope: str) -> Principal:
     return principal
 
 
-async def authenticate(clients: ClientStore, credentials: Credentials, scope: str) -> Principal:
+async def authenticate(api_keys: ApiKeys, credentials: Credentials, scope: str) -> Principal:
     """Who sent `credentials`, if they may use `scope` now (the request is counted against the rate limit)."""
     if credentials.admin is not None:
         return credentials.admin
-    return admit(await clients.authenticate(credentials.key.get_secret_value()), scope)
+    return admit(await api_keys.authenticate(credentials.key.get_secret_value()), scope)

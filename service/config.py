@@ -91,6 +91,19 @@ class Settings(BaseSettings):
     )
     emulator_url_ttl_s: int = 3600
 
+    @field_validator("admin_key", "key_pepper", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FFGATE_KEY_PEPPER=` in a compose file must not become an empty (public) HMAC key.
+        return None if value == "" else value
+
+    @field_validator("key_pepper")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
     @field_validator("webhook_allowed_cidrs", mode="before")
     @classmethod
     def _split_cidrs(cls, value: object) -> object:

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.admission import Admission
 from service.api_clients import ClientStore
+from service.api_keys import ApiKeys
 from service.auth import Credentials, Principal, authenticate
 from service.connections import Connections
 from service.events import ChangeFeed
@@ -25,6 +26,7 @@ class Runtime(Connections):
 
     models: ModelCatalog | None  # None until the Adobe credential is configured
     feed: ChangeFeed
+    api_keys: ApiKeys
     clients: ClientStore
     admission: Admission
 
@@ -52,7 +54,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
     async def dependency(
         request: Request, runtime: RuntimeDep, credentials: Annotated[Credentials, Depends(_credentials)]
     ) -> Principal:
-        principal = await authenticate(runtime.clients, credentials, scope)
+        principal = await authenticate(runtime.api_keys, credentials, scope)
         request.state.principal = principal
         return principal
 
@@ -87,7 +89,7 @@ class AuthenticatedFirst(APIRoute):
                     credentials = Credentials.of(
                         runtime.settings.admin_key, bearer.credentials if bearer else None
                     )
-                    await authenticate(runtime.clients, credentials, self.scope)
+                    await authenticate(runtime.api_keys, credentials, self.scope)
                 raise
 
         return route

@@ -48,7 +48,7 @@ async def submit(
     who: Principal | Credentials = credentials.admin or credentials
     model = rt.models.cached(body.customModelId) if rt.models is not None else None
     if model is None:
-        who = await authenticate(rt.clients, credentials, "generate")
+        who = await authenticate(rt.api_keys, credentials, "generate")
         model = await _find_model(rt, body, request_id)
     principal, created = await rt.admission.admit(
         who,
