@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ffgate-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight redis
+.PHONY: install dev test check bench-inflight bench-submit redis
 
 install: $(STAMP)
 
@@ -53,3 +53,6 @@ check: install
 
 bench-inflight: install redis
 	$(BIN)/python bench/inflight.py
+
+bench-submit: install redis
+	$(BIN)/python bench/submit_overhead.py

@@ -36,7 +36,7 @@ def _base(runtime: RuntimeDep) -> str:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Generation,
     operation_id="createGeneration",
-    responses=_PROBLEMS,
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
 )
 async def create_generation(
     runtime: RuntimeDep,
