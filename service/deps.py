@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.admission import SCOPE as SUBMIT_SCOPE
 from service.admission import Admission
 from service.api_clients import ClientStore
 from service.api_keys import ApiKeys
@@ -74,7 +75,7 @@ class AuthenticatedFirst(APIRoute):
     and 429 still come before 422 and the request still counts against the caller's rate limit, as on every
     other route. (Routes that authenticated in a dependency already are left alone.)"""
 
-    scope = "generate"
+    scope = SUBMIT_SCOPE
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -84,11 +85,8 @@ class AuthenticatedFirst(APIRoute):
                 return await handle(request)
             except RequestValidationError:
                 if getattr(request.state, "principal", None) is None:
-                    runtime: Runtime = request.state.runtime
-                    bearer = await _bearer(request)
-                    credentials = Credentials.of(
-                        runtime.settings.admin_key, bearer.credentials if bearer else None
-                    )
+                    runtime = await _runtime(request)
+                    credentials = await _credentials(runtime, await _bearer(request))
                     await authenticate(runtime.api_keys, credentials, self.scope)
                 raise
 

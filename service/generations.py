@@ -17,6 +17,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from service import jobs
+from service.admission import SCOPE
 from service.auth import Credentials, Principal, authenticate
 from service.deps import Runtime
 from service.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
@@ -48,7 +49,7 @@ async def submit(
     who: Principal | Credentials = credentials.admin or credentials
     model = rt.models.cached(body.customModelId) if rt.models is not None else None
     if model is None:
-        who = await authenticate(rt.api_keys, credentials, "generate")
+        who = await authenticate(rt.api_keys, credentials, SCOPE)
         model = await _find_model(rt, body, request_id)
     principal, created = await rt.admission.admit(
         who,

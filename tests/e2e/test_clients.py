@@ -220,6 +220,8 @@ def test_unknown_keys_and_missing_headers_are_401_on_every_v1_route(replicas: St
 def test_a_submit_is_authenticated_before_its_body_is_judged(replicas: Stack) -> None:
     """Submits authenticate inside the write (one round trip); refusals still come in the usual order."""
     url = replicas.gateways[GW1]
+    with replicas.client(GW1) as admin:  # the gateway now holds the catalogue: the one-round-trip path
+        assert admin.post("/v1/generations", json=GENERATE).status_code == 202
     unknown_model = {**GENERATE, "customModelId": "urn:aaid:sc:VA6C2:00000000-0000-0000-0000-000000000000"}
     nobody = {"Authorization": "Bearer ffk_not_a_key_anyone_was_given"}
     for body in ({"prompt": ""}, unknown_model, GENERATE):
