@@ -68,6 +68,54 @@ def emulator(host: Host = "127.0.0.1", port: Port = 8090) -> None:
     entry_point("emulator.app:serve")(load_settings(), host, port)
 
 
+clients = typer.Typer(
+    help="API clients and their keys, in the gateway's Redis (the same as `/v1/admin/clients`).",
+    no_args_is_help=True,
+)
+app.add_typer(clients, name="clients")
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ClientId = Annotated[str, typer.Argument(help="The client's id (cli_...).")]
+
+
+@clients.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Who the client is, e.g. the calling service's name.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A scope: models:read, generate, admin (repeat it). Default: models:read, generate."
+        ),
+    ] = None,
+    rpm: Annotated[int, typer.Option(help="Requests per minute, over every gateway.", min=1)] = 60,
+    daily_images: Annotated[
+        int | None, typer.Option(help="Images per UTC day (default: no quota).", min=0)
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a client; prints its API key and webhook secret, this once only."""
+    entry_point("ffgate.client_commands:create")(
+        load_settings(), name, scope or ["models:read", "generate"], rpm, daily_images, as_json
+    )
+
+
+@clients.command("list")
+def clients_list(as_json: AsJson = False) -> None:
+    """Every client, revoked ones included (never their keys)."""
+    entry_point("ffgate.client_commands:list_all")(load_settings(), as_json)
+
+
+@clients.command("revoke")
+def clients_revoke(client_id: ClientId) -> None:
+    """Revoke a client: its key stops working at once, on every gateway."""
+    entry_point("ffgate.client_commands:revoke")(load_settings(), client_id)
+
+
+@clients.command("rotate")
+def clients_rotate(client_id: ClientId, as_json: AsJson = False) -> None:
+    """Give a client a new API key (printed this once); the old one stops working at once."""
+    entry_point("ffgate.client_commands:rotate")(load_settings(), client_id, as_json)
+
+
 @app.command()
 def dev(
     host: Annotated[str, typer.Option(help="Address the gateway listens on.")] = "127.0.0.1",

@@ -309,5 +309,11 @@ def print_banner(console: Console, plan: StackPlan, options: DevOptions) -> None
         console.print(note, soft_wrap=True, highlight=False, markup=False)
     # Outside the panel and unwrapped, so the lines can be copied as they are.
     lines = ["First call:", f"  KEY={key}", f'  curl -H "Authorization: Bearer $KEY" {url}/v1/custom-models']
+    # `ffgate clients` hashes keys with a pepper derived from the admin key (unless FFGATE_KEY_PEPPER is set).
+    admin_env = "FFGATE_ADMIN_KEY=$KEY " if plan.admin_key_generated else ""
+    lines += [
+        "A key per client service:",
+        f"  {admin_env}FFGATE_REDIS_URL={plan.redis_url} ffgate clients create --name my-service",
+    ]
     for line in [*lines, "Ctrl-C stops everything."]:
         console.print(line, soft_wrap=True, highlight=False, markup=False)

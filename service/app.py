@@ -10,7 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.api import generations, health, models
+from service.admission import Admission
+from service.api import clients, generations, health, models
+from service.api_clients import ClientStore
+from service.api_keys import ApiKeys, pepper_from
 from service.config import Settings
 from service.connections import Connections
 from service.deps import Runtime
@@ -32,12 +35,16 @@ DESCRIPTION = (
 def open_runtime(settings: Settings) -> Runtime:
     conns = Connections.open(settings, http_connections=64, redis_connections=256)
     firefly = conns.firefly
+    api_keys = ApiKeys(conns.redis, conns.keys, pepper_from(settings))
     return Runtime(
         **vars(conns),
         models=ModelCatalog(conns.redis, conns.keys, firefly, settings.models_cache_ttl_s)
         if firefly
         else None,
         feed=ChangeFeed(conns.redis, conns.keys),
+        api_keys=api_keys,
+        clients=ClientStore(conns.redis, conns.keys, api_keys),
+        admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
     )
 
 
@@ -46,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime = open_runtime(settings)
         await runtime.feed.start()
+        await runtime.api_keys.announce_pepper()
         try:
             yield {"runtime": runtime}
         finally:
@@ -66,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(generations.router)
+    app.include_router(clients.router)
     _document_problems(app)
     return app
 

@@ -38,7 +38,15 @@ class Settings(BaseSettings):
     upstream_rpd: int = Field(9000, ge=0, description="The Adobe org's requests per day (0: no limit).")
 
     # --- gateway --------------------------------------------------------------------------------
-    admin_key: SecretStr | None = None
+    admin_key: SecretStr | None = Field(None, description="Bootstrap API key with every scope.")
+    key_pepper: SecretStr | None = Field(
+        None,
+        description=(
+            "Server secret API keys are hashed with (HMAC-SHA256) before they are stored or looked up. "
+            "Unset: derived from FFGATE_ADMIN_KEY, so changing the admin key then invalidates every client "
+            "key; set it explicitly in production. Every gateway and `ffgate clients` need the same value."
+        ),
+    )
     models_cache_ttl_s: int = 300
     max_body_bytes: int = 64 * 1024
     max_wait_s: int = 60
@@ -95,6 +103,19 @@ class Settings(BaseSettings):
         1024, description="Images are drawn at the requested size or this cap."
     )
     emulator_url_ttl_s: int = 3600
+
+    @field_validator("admin_key", "key_pepper", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FFGATE_KEY_PEPPER=` in a compose file must not become an empty (public) HMAC key.
+        return None if value == "" else value
+
+    @field_validator("key_pepper")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("webhook_allowed_cidrs", mode="before")
     @classmethod

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.auth import Principal, authenticate
+from service.admission import SCOPE as SUBMIT_SCOPE
+from service.admission import Admission
+from service.api_clients import ClientStore
+from service.api_keys import ApiKeys
+from service.auth import Credentials, Principal, authenticate
 from service.connections import Connections
 from service.events import ChangeFeed
 from service.models import ModelCatalog
@@ -21,9 +27,13 @@ class Runtime(Connections):
 
     models: ModelCatalog | None  # None until the Adobe credential is configured
     feed: ChangeFeed
+    api_keys: ApiKeys
+    clients: ClientStore
+    admission: Admission
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, on every request.
     runtime: Runtime = request.state.runtime
     return runtime
 
@@ -32,14 +42,21 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 _bearer = HTTPBearer(auto_error=False, description="An ffgate API key.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def requires(scope: str) -> Callable[..., Principal]:
-    def dependency(
-        runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+async def _credentials(runtime: RuntimeDep, bearer: BearerDep) -> Credentials:
+    return Credentials.of(runtime.settings.admin_key, bearer.credentials if bearer else None)
+
+
+def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """Authenticate the caller, count the request against its rate limit, then check its scope."""
+
+    async def dependency(
+        request: Request, runtime: RuntimeDep, credentials: Annotated[Credentials, Depends(_credentials)]
     ) -> Principal:
-        principal = authenticate(runtime.settings, credentials.credentials if credentials else None)
-        principal.require(scope)
+        principal = await authenticate(runtime.api_keys, credentials, scope)
+        request.state.principal = principal
         return principal
 
     return dependency
@@ -47,3 +64,30 @@ def requires(scope: str) -> Callable[..., Principal]:
 
 ModelsReader = Annotated[Principal, Depends(requires("models:read"))]
 Generator = Annotated[Principal, Depends(requires("generate"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
+# A submit's key is looked up by the script that writes the job (service.admission): one round trip.
+Submitter = Annotated[Credentials, Depends(_credentials)]
+
+
+class AuthenticatedFirst(APIRoute):
+    """For routes whose dependencies may leave authentication to the route itself (`Submitter`): a request
+    that FastAPI refuses (422) before the route runs is authenticated then, for `scope`, so that 401, 403
+    and 429 still come before 422 and the request still counts against the caller's rate limit, as on every
+    other route. (Routes that authenticated in a dependency already are left alone.)"""
+
+    scope = SUBMIT_SCOPE
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError:
+                if getattr(request.state, "principal", None) is None:
+                    runtime = await _runtime(request)
+                    credentials = await _credentials(runtime, await _bearer(request))
+                    await authenticate(runtime.api_keys, credentials, self.scope)
+                raise
+
+        return route

@@ -10,7 +10,8 @@
     ├── PayloadTooLarge              413
     ├── UnsupportedMediaType         415
     ├── Unprocessable                422  validation, with `errors`
-    ├── RateLimited                  429  with Retry-After
+    ├── RateLimited                  429  with Retry-After: the client's request rate limit
+    │   └── QuotaExceeded            429  the client's daily image quota (its own problem type)
     ├── ServiceUnavailable           503  Redis or another dependency is down
     └── UpstreamError                502  Firefly / IMS answered badly (carries what Firefly said)
         ├── UpstreamRejected         4xx from Firefly: the request itself was refused; not retryable
@@ -86,6 +87,10 @@ class RateLimited(FfgateError):
         super().__init__(detail)
         self.retry_after_s = retry_after_s
         self.headers["Retry-After"] = str(max(1, int(retry_after_s + 0.999)))
+
+
+class QuotaExceeded(RateLimited):
+    slug, title = "quota-exceeded", "Daily image quota exceeded"
 
 
 class ServiceUnavailable(FfgateError):

@@ -1,57 +1,92 @@
-"""What the generation routes do: validate against the catalogue, create, read, wait and cancel."""
+"""What the generation routes do: validate against the catalogue, create, read, list, wait and cancel.
+
+A client sees only its own jobs: another client's job is answered exactly like a missing one (404), and
+never listed. Only the bootstrap admin key may read any job by id.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from service import jobs
-from service.auth import ADMIN_CLIENT_ID, Principal
+from service.admission import SCOPE
+from service.auth import Credentials, Principal, authenticate
 from service.deps import Runtime
 from service.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from service.idempotency import IdempotencyKey
 from service.jobs import Record
 from service.schemas import DeliveryAttempt, Generation, GenerationRequest
-from service.webhooks import RefusedDestination, resolve_destination, signing_secret
+from service.webhooks import RefusedDestination, resolve_destination
+
+LIST_BATCH = 100
+LIST_MAX_EXAMINED = 1000  # per page: a rare status filter returns a short page and a cursor, not a long scan
 
 
 def new_generation_id() -> str:
     return "gen_" + secrets.token_urlsafe(16)
 
 
-async def submit(rt: Runtime, principal: Principal, body: GenerationRequest, request_id: str) -> Record:
-    """Check the request against what Firefly can do, then write the record and queue it (before the 202)."""
+async def submit(
+    rt: Runtime,
+    credentials: Credentials,
+    body: GenerationRequest,
+    request_id: str,
+    idempotency_key: str | None,
+) -> tuple[Record, bool, Principal]:
+    """Check the request against what Firefly can do, then write the record and queue it (before the 202).
+
+    Returns the job, whether it is one an earlier request with this `idempotency_key` created, and the
+    caller. The caller is authenticated by the script that writes the job (service.admission) when the model
+    is in this process's copy of the catalogue and there is no webhook to check; otherwise first, before the
+    model is looked for in Redis or Firefly and the webhook's address is resolved.
+    """
+    who: Principal | Credentials = credentials.admin or credentials
+    model = rt.models.cached(body.customModelId) if rt.models is not None else None
+    if model is None or body.webhook is not None:
+        who = await authenticate(rt.api_keys, credentials, SCOPE)
+        model = model or await _find_model(rt, body, request_id)
+    webhook = None
+    if body.webhook is not None:
+        webhook = body.webhook.model_dump()
+        try:
+            await resolve_destination(body.webhook.url, rt.settings.webhook_allowed_cidrs)
+        except RefusedDestination as exc:
+            raise Unprocessable(
+                str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
+            ) from None
+    principal, created = await rt.admission.admit(
+        who,
+        gen_id=new_generation_id(),
+        request_id=request_id,
+        request=body.firefly_body(),
+        metadata=body.metadata,
+        warnings=warnings_for(body, model),
+        images=body.numVariations or len(body.seeds or ()) or 1,
+        idempotency=IdempotencyKey.of(idempotency_key, body) if idempotency_key else None,
+        webhook=webhook,
+    )
+    if isinstance(created, Record):
+        return created, False, principal
+    return await owned(rt, principal, created), True, principal
+
+
+async def _find_model(rt: Runtime, body: GenerationRequest, request_id: str) -> dict[str, Any]:
     if rt.models is None:
         raise ServiceUnavailable("The gateway has no Adobe credentials configured.")
     model = await rt.models.find(body.customModelId, request_id=request_id)
     if model is None:
         message = f"Custom model '{body.customModelId}' is not visible to the gateway's Adobe credential."
         raise Unprocessable(message, errors=[{"loc": ["body", "customModelId"], "msg": message}])
-    webhook = None
-    if body.webhook is not None:
-        webhook = body.webhook.model_dump()
-        try:
-            signing_secret(rt.settings, principal.client_id)
-            await resolve_destination(body.webhook.url, rt.settings.webhook_allowed_cidrs)
-        except (RefusedDestination, LookupError) as exc:
-            raise Unprocessable(
-                str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
-            ) from None
-    gen_id = new_generation_id()
-    await rt.jobs.create(
-        gen_id=gen_id,
-        client_id=principal.client_id,
-        request_id=request_id,
-        request=body.firefly_body(),
-        metadata=body.metadata,
-        warnings=warnings_for(body, model),
-        webhook=webhook,
-    )
-    return await owned(rt, principal, gen_id)
+    return model
 
 
 def warnings_for(body: GenerationRequest, model: dict[str, object]) -> list[str]:
@@ -74,9 +109,52 @@ def warnings_for(body: GenerationRequest, model: dict[str, object]) -> list[str]
 async def owned(rt: Runtime, principal: Principal, gen_id: str) -> Record:
     record = await rt.jobs.get(gen_id)
     # Another client's job is answered exactly like a missing one: existence is not leaked.
-    if record is None or (record.client_id != principal.client_id and principal.client_id != ADMIN_CLIENT_ID):
+    if record is None or (record.client_id != principal.client_id and not principal.is_bootstrap_admin):
         raise NotFound(f"No generation '{gen_id}'.")
     return record
+
+
+async def list_own(
+    rt: Runtime, principal: Principal, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Record], str | None]:
+    """The caller's own jobs, newest first, from `cursor` on; and the cursor of the next page (None: done).
+
+    With a `status` filter a page may hold fewer than `limit` jobs (even none) and still have a next page.
+    """
+    below = _position(cursor) if cursor else None
+    found: list[Record] = []
+    examined = 0
+    while len(found) < limit and examined < LIST_MAX_EXAMINED:
+        entries = await rt.jobs.owned_by(principal.client_id, below, LIST_BATCH if status else limit + 1)
+        records = await rt.jobs.get_many([gen_id for gen_id, _ in entries])
+        expired = [gen_id for (gen_id, _), record in zip(entries, records, strict=True) if record is None]
+        if expired:
+            await rt.jobs.forget(principal.client_id, expired)
+        for (_, position), record in zip(entries, records, strict=True):
+            if len(found) == limit:
+                return found, _cursor(below)  # at least this entry is left
+            examined += 1
+            below = position
+            if record is not None and (status is None or record.status == status):
+                found.append(record)
+        if len(entries) < (LIST_BATCH if status else limit + 1):
+            return found, None
+    return found, _cursor(below)
+
+
+def _cursor(position: int | None) -> str | None:
+    return None if position is None else base64.urlsafe_b64encode(f"g1:{position}".encode()).decode()
+
+
+def _position(cursor: str) -> int:
+    try:
+        version, _, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if version == "g1":
+            return int(position)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    message = "Not a cursor this API returned."
+    raise Unprocessable(message, errors=[{"loc": ["query", "cursor"], "msg": message}])
 
 
 async def wait_for_change(

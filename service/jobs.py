@@ -17,6 +17,9 @@ job Firefly holds. A worker that claims an entry pushes its score one lease ahea
 itself if that worker dies: a non-terminal job always has an entry, or is being handled under a lease.
 Submits do not go through RQ: RQ costs ~57 Redis commands and milliseconds of CPU per job, the schedule
 one round trip, and it lets a worker send many submits concurrently on its event loop.
+
+A job is created (record + due `submit:` entry + the client's index entry, atomically) by service.admission,
+in the same Lua script that authenticates the caller and checks its quota and `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.typing import EncodableT
 from rq import Queue, Retry
 
 from service.keys import Keys
@@ -185,49 +187,6 @@ class JobStore:
         self._transition = redis.register_script(_TRANSITION)
         self._claim = redis.register_script(_CLAIM_DUE)
 
-    async def create(
-        self,
-        *,
-        gen_id: str,
-        client_id: str,
-        request_id: str,
-        request: dict[str, Any],
-        metadata: dict[str, Any] | None,
-        warnings: list[str],
-        webhook: dict[str, Any] | None = None,
-    ) -> None:
-        """Write the record and make its submit due now, in one MULTI: the job exists exactly when queued."""
-        now = utcnow()
-        mapping: dict[EncodableT, EncodableT] = {
-            "id": gen_id,
-            "state": "queued",
-            "clientId": client_id,
-            "requestId": request_id,
-            "createdAt": now,
-            "updatedAt": now,
-            "request": json.dumps(request, separators=(",", ":")),
-            "metadata": json.dumps(metadata, separators=(",", ":")) if metadata is not None else "",
-            "warnings": json.dumps(warnings),
-            "seq": "1",
-        }
-        events: list[str] = []
-        if webhook is not None:
-            events = webhook["events"]
-            mapping |= {"webhookUrl": webhook["url"], "webhookEvents": "," + ",".join(events) + ","}
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self.keys.generation(gen_id), mapping=mapping)
-        due = time.time()
-        pipe.zadd(self.keys.schedule, {f"submit:{gen_id}": due})
-        if "generation.queued" in events:  # later events are created by the transition script
-            webhook_id = f"msg_{gen_id}_1"
-            delivery = {"genId": gen_id, "event": "generation.queued", "attempt": "0", "firstAt": repr(due)}
-            pipe.hset(self.keys.delivery(webhook_id), mapping=delivery)  # type: ignore[arg-type]
-            pipe.expire(self.keys.delivery(webhook_id), 172800)
-            pipe.zadd(self.keys.schedule, {f"deliver:{webhook_id}": due})
-            pipe.hset(self.keys.generation(gen_id), "lastWebhookId", webhook_id)
-        pipe.publish(self.keys.wake, "submit")
-        await pipe.execute()
-
     async def get(self, gen_id: str) -> Record | None:
         raw: dict[bytes, bytes] = await self._redis.hgetall(self.keys.generation(gen_id))  # type: ignore[assignment]
         return Record.from_hash(raw) if raw else None
@@ -260,6 +219,29 @@ class JobStore:
             keys=[self.keys.generation(gen_id), self.keys.schedule], args=args
         )
         return bool(ok), before.decode() if isinstance(before, bytes) else str(before)
+
+    async def get_many(self, gen_ids: list[str]) -> list[Record | None]:
+        pipe = self._redis.pipeline(transaction=False)
+        for gen_id in gen_ids:
+            pipe.hgetall(self.keys.generation(gen_id))
+        rows: list[dict[bytes, bytes]] = await pipe.execute()
+        return [Record.from_hash(raw) if raw else None for raw in rows]
+
+    async def owned_by(self, client_id: str, below: int | None, count: int) -> list[tuple[str, int]]:
+        """Up to `count` of the client's job ids, newest first, created before position `below`."""
+        rows: Any = await self._redis.zrevrangebyscore(
+            self.keys.client_generations(client_id),
+            "+inf" if below is None else f"({below}",
+            "-inf",
+            start=0,
+            num=count,
+            withscores=True,
+        )
+        return [(member.decode(), int(score)) for member, score in rows]
+
+    async def forget(self, client_id: str, gen_ids: list[str]) -> None:
+        """Drop expired jobs from the client's index."""
+        await self._redis.zrem(self.keys.client_generations(client_id), *gen_ids)
 
     async def schedule(self, kind: str, gen_id: str, due: float) -> None:
         await self._redis.zadd(self.keys.schedule, {f"{kind}:{gen_id}": due})

@@ -36,6 +36,39 @@ class Keys:
         """Every delivery attempt for a job, oldest first (JSON items)."""
         return f"{self.prefix}deliveries:{gen_id}"
 
+    # --- API clients (service.api_clients) ------------------------------------------------------------
+
+    def client(self, client_id: str) -> str:
+        return f"{self.prefix}client:{client_id}"
+
+    @property
+    def clients(self) -> str:
+        """Sorted set of every client id (revoked ones too), scored by creation time."""
+        return f"{self.prefix}clients"
+
+    def api_key(self, digest: str) -> str:
+        """The client id of the API key whose keyed hash is `digest` (the key itself is never stored)."""
+        return f"{self.prefix}apikey:{digest}"
+
+    @property
+    def pepper_id(self) -> str:
+        """A fingerprint of the key pepper the gateways run with, so `ffgate clients` can check its own."""
+        return f"{self.prefix}pepper-id"
+
+    def client_window(self, client_id: str) -> str:
+        """The client's requests of the last 60 s (sliding window, see service.ratelimit)."""
+        return f"{self.prefix}ratelimit:{client_id}"
+
+    def client_images(self, client_id: str, day: str) -> str:
+        return f"{self.prefix}images:{client_id}:{day}"
+
+    def client_generations(self, client_id: str) -> str:
+        """The client's generations, scored by creation order, for listing its own."""
+        return f"{self.prefix}client-gens:{client_id}"
+
+    def idempotency(self, client_id: str, key: str) -> str:
+        return f"{self.prefix}idem:{client_id}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
     def events(self, gen_id: str) -> str:
         return f"{self.prefix}events:{gen_id}"
 

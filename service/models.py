@@ -4,6 +4,10 @@ Firefly has no single-model GET, so lookups by assetId are answered from the cac
 list. Each filter value Firefly knows is cached on its own, because some of them (training states) are not
 visible in the model objects and cannot be derived from another list. A stale list is refreshed by one
 process at a time; when Firefly cannot be reached a stale list is served rather than nothing.
+
+Each process also keeps the lists it read, parsed, for a few seconds (`LOCAL_TTL_S`): every submit looks its
+model up, and reading and parsing the whole list from Redis each time was a third of a submit's cost. A model
+missing from that copy is looked for in Redis (then Firefly) before a submit is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PUBLISHED_STATES = ("all", "ready", "published", "unpublished", "queued", "training", "failed", "cancelled")
 MISSING_MODEL_REFRESH_S = 30.0  # a model shared a moment ago is looked for upstream at most this often
+LOCAL_TTL_S = 5.0  # how long a process reuses a list it read from Redis
 
 
 class ModelCatalog:
@@ -34,30 +39,49 @@ class ModelCatalog:
         self._keys = keys
         self._firefly = firefly
         self._ttl_s = ttl_s
+        self._local: dict[str, tuple[float, dict[str, Any]]] = {}  # state -> (read at, monotonic; entry)
 
     async def list(
         self, published_state: str, *, refresh: bool, request_id: str
     ) -> tuple[list[dict[str, Any]], str]:
         """The models and the time they were fetched (RFC 3339)."""
-        entry = await self._load(published_state)
         max_age = 0.0 if refresh else float(self._ttl_s)
+        entry = await self._load(published_state, local=True)
         if entry is None or time.time() - entry["fetchedAt"] >= max_age:
-            entry = await self._refresh(published_state, entry, request_id)
+            entry = await self._load(published_state)  # another process may have refreshed it meanwhile
+            if entry is None or time.time() - entry["fetchedAt"] >= max_age:
+                entry = await self._refresh(published_state, entry, request_id)
         return entry["items"], _rfc3339(entry["fetchedAt"])
 
     async def find(self, asset_id: str, *, request_id: str) -> dict[str, Any] | None:
         items, _ = await self.list("all", refresh=False, request_id=request_id)
         model = _by_id(items, asset_id)
         if model is None:
-            entry = await self._load("all")
+            entry = await self._load("all", local=False)
             if entry is None or time.time() - entry["fetchedAt"] > MISSING_MODEL_REFRESH_S:
                 items, _ = await self.list("all", refresh=True, request_id=request_id)
                 model = _by_id(items, asset_id)
         return model
 
-    async def _load(self, published_state: str) -> dict[str, Any] | None:
+    def cached(self, asset_id: str) -> dict[str, Any] | None:
+        """The model, if this process's copy of the list has it and is fresh; no I/O (None: look it up)."""
+        kept = self._local.get("all")
+        if kept is None or time.monotonic() - kept[0] >= LOCAL_TTL_S:
+            return None
+        if time.time() - kept[1]["fetchedAt"] >= self._ttl_s:
+            return None
+        return _by_id(kept[1]["items"], asset_id)
+
+    async def _load(self, published_state: str, *, local: bool = False) -> dict[str, Any] | None:
+        kept = self._local.get(published_state)
+        if local and kept is not None and time.monotonic() - kept[0] < LOCAL_TTL_S:
+            return kept[1]
         raw = await self._redis.get(self._keys.models(published_state))
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None
+        entry: dict[str, Any] = json.loads(raw)
+        self._local[published_state] = (time.monotonic(), entry)
+        return entry
 
     async def _refresh(
         self, published_state: str, stale: dict[str, Any] | None, request_id: str
@@ -87,6 +111,7 @@ class ModelCatalog:
                 await self._redis.delete(lock_key)
         entry = {"fetchedAt": time.time(), "items": items}
         await self._redis.set(self._keys.models(published_state), json.dumps(entry), ex=7 * 24 * 3600)
+        self._local[published_state] = (time.monotonic(), entry)
         return entry
 
 

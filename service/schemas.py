@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from service.api_clients import ApiClient, Issued
 from service.jobs import Record
 
 # Firefly Image 3 size presets (x-model-version image3 / image3_custom).
@@ -202,6 +203,112 @@ class DeliveryAttempt(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryAttempt]
+
+
+class GenerationList(BaseModel):
+    items: list[Generation]
+    nextCursor: str | None
+
+
+Scope = Literal["models:read", "generate", "admin"]
+ClientName = Annotated[str, Field(min_length=1, max_length=100)]
+Scopes = Annotated[
+    list[Scope], Field(min_length=1, max_length=3), AfterValidator(lambda v: sorted(set(v), key=v.index))
+]
+ImageQuota = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class RateLimit(_Strict):
+    requestsPerMinute: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ClientCreate(_Strict):
+    """An API client: an internal service with its own key. Limits apply to every gateway together."""
+
+    name: ClientName
+    scopes: Scopes = ["models:read", "generate"]
+    rateLimit: RateLimit = RateLimit(requestsPerMinute=60)
+    dailyImageQuota: ImageQuota | None = Field(None, description="Images per UTC day; null: no quota.")
+
+
+class ClientUpdate(_Strict):
+    """The fields to change; absent ones stay. `dailyImageQuota: null` removes the quota."""
+
+    name: ClientName | None = None
+    scopes: Scopes | None = None
+    rateLimit: RateLimit | None = None
+    dailyImageQuota: ImageQuota | None = None
+
+    @model_validator(mode="after")
+    def _no_null_but_quota(self) -> ClientUpdate:
+        for name in ("name", "scopes", "rateLimit"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """What to change, named as `ClientStore.update` takes it."""
+        changes: dict[str, Any] = {}
+        if self.name is not None:
+            changes["name"] = self.name
+        if self.scopes is not None:
+            changes["scopes"] = self.scopes
+        if self.rateLimit is not None:
+            changes["requests_per_minute"] = self.rateLimit.requestsPerMinute
+        if "dailyImageQuota" in self.model_fields_set:
+            changes["daily_image_quota"] = self.dailyImageQuota
+        return changes
+
+
+class Client(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    rateLimit: RateLimit
+    dailyImageQuota: int | None
+    createdAt: str
+    updatedAt: str
+    revokedAt: str | None
+
+    @classmethod
+    def of(cls, client: ApiClient) -> Client:
+        return cls(
+            id=client.id,
+            name=client.name,
+            scopes=list(client.scopes),
+            rateLimit=RateLimit(requestsPerMinute=client.requests_per_minute),
+            dailyImageQuota=client.daily_image_quota,
+            createdAt=client.created_at,
+            updatedAt=client.updated_at,
+            revokedAt=client.revoked_at,
+        )
+
+
+class ClientKey(Client):
+    """A client with its new API key: shown this once."""
+
+    apiKey: str
+
+    @classmethod
+    def issued(cls, issued: Issued) -> ClientKey:
+        return cls(**Client.of(issued.client).model_dump(), apiKey=issued.api_key.get_secret_value())
+
+
+class ClientCreated(ClientKey):
+    """A new client with its API key and webhook secret: shown this once, stored only as a hash (the key)."""
+
+    webhookSecret: str
+
+    @classmethod
+    def issued(cls, issued: Issued) -> ClientCreated:
+        assert issued.webhook_secret is not None
+        return cls(
+            **ClientKey.issued(issued).model_dump(), webhookSecret=issued.webhook_secret.get_secret_value()
+        )
+
+
+class ClientList(BaseModel):
+    items: list[Client]
 
 
 class ModelList(BaseModel):

@@ -86,6 +86,7 @@ class Stack:
         self.logs: dict[str, Path] = {}
         self.emulator_url = ""
         self.gateways: dict[str, str] = {}
+        self.issued_secrets: list[str] = []  # every API key and webhook secret handed out, to look for later
 
     # --- processes ------------------------------------------------------------------------------
 
@@ -177,6 +178,15 @@ class Stack:
         return httpx.Client(
             base_url=self.gateways[gateway], headers={"Authorization": f"Bearer {key}"}, timeout=70
         )
+
+    def create_client(self, gateway: str = "gateway", **spec: Any) -> tuple[str, str]:
+        """A new API client made through the admin API: (its id, its API key)."""
+        with self.client(gateway) as admin:
+            response = admin.post("/v1/admin/clients", json={"name": "test-client", **spec})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        self.issued_secrets += [body["apiKey"], body["webhookSecret"]]
+        return body["id"], body["apiKey"]
 
     def emulator(self) -> httpx.Client:
         return httpx.Client(base_url=self.emulator_url, timeout=30)

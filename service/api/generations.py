@@ -8,44 +8,93 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from service import generations
-from service.deps import Generator, RuntimeDep
+from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
+from service.idempotency import REPLAYED_HEADER
 from service.logs import current_request_id
-from service.schemas import DeliveryList, Generation, GenerationRequest, problem_responses
+from service.schemas import DeliveryList, Generation, GenerationList, GenerationRequest, problem_responses
 
-router = APIRouter(prefix="/v1/generations", tags=["generations"])
+router = APIRouter(prefix="/v1/generations", tags=["generations"], route_class=AuthenticatedFirst)
 
 _PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeeded|failed|canceled)$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe submits: the same key and body within 24 h return the original job.",
+    ),
+]
 
 
 def _base(runtime: RuntimeDep) -> str:
     return (runtime.settings.public_base_url or "").rstrip("/")
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, operation_id="createGeneration", responses=_PROBLEMS)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Generation,
+    operation_id="createGeneration",
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+)
 async def create_generation(
     runtime: RuntimeDep,
-    principal: Generator,
+    credentials: Submitter,
     body: GenerationRequest,
-    response: Response,
+    idempotency_key: IdempotencyKey = None,
     prefer: Annotated[str | None, Header(description="`wait=N` (N <= 60): hold until done or N s.")] = None,
-) -> Generation:
+) -> Response:
     """Queue an image generation with a custom model.
 
     The request is checked before anything is queued: an unknown `customModelId` is a 422 naming it. The job
-    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress. With
-    `Prefer: wait=N` the answer is held until the job is terminal (then 200) or N seconds pass (202).
+    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress. Its
+    `numVariations` count against the client's daily image quota (429 `quota-exceeded` past it).
+
+    With `Idempotency-Key`, the same key and the same body within 24 h answer the original job again (same
+    `id`, 202, `Idempotent-Replayed: true`) and queue nothing, even when sent concurrently; the same key with
+    another body is a 422.
+
+    With `Prefer: wait=N` the answer is held until the job is terminal (then 200) or N seconds pass (202).
     """
-    record = await generations.submit(runtime, principal, body, current_request_id())
+    record, replayed, principal = await generations.submit(
+        runtime, credentials, body, current_request_id(), idempotency_key
+    )
+    code = status.HTTP_202_ACCEPTED
+    headers: dict[str, str] = {}
     wait = preferred_wait(prefer, runtime.settings.max_wait_s)
     if wait is not None:
         record = await generations.wait_for_terminal(runtime, principal, record.id, wait)
-        response.headers["Preference-Applied"] = f"wait={wait}"
+        headers["Preference-Applied"] = f"wait={wait}"
         if record.terminal:
-            response.status_code = status.HTTP_200_OK
+            code = status.HTTP_200_OK
     generation = Generation.from_record(record, _base(runtime))
-    response.headers["Location"] = generation.links.self
-    return generation
+    headers["Location"] = generation.links.self
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
+    # Serialized once, here: the hot path of the API, and FastAPI would validate the model again first.
+    return Response(generation.model_dump_json(), code, headers, media_type="application/json")
+
+
+@router.get("", operation_id="listGenerations", responses=_PROBLEMS)
+async def list_generations(
+    runtime: RuntimeDep,
+    principal: Generator,
+    status: Status = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`nextCursor` of the previous page.")
+    ] = None,
+) -> GenerationList:
+    """The caller's own generations, newest first, optionally only those in one `status`.
+
+    Follow `nextCursor` until it is null. With a `status` filter a page may hold fewer than `limit` items
+    (even none) and still have a next one.
+    """
+    records, next_cursor = await generations.list_own(runtime, principal, status, limit, cursor)
+    base = _base(runtime)
+    return GenerationList(items=[Generation.from_record(r, base) for r in records], nextCursor=next_cursor)
 
 
 def preferred_wait(prefer: str | None, limit: int) -> int | None:

@@ -15,14 +15,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Emulator + two gateways ("gateway", "gateway-2") sharing one Redis + one worker, for a module."""
+    with running_stack(tmp_path_factory.mktemp("replicas"), gateways=2) as stack:
+        yield stack
+
+
 @pytest.fixture(autouse=True)
 def _clean_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if "stack" in request.fixturenames:
-        stack: Stack = request.getfixturevalue("stack")
-        with stack.emulator() as emu:
-            emu.delete("/_emulator/faults")
-            emu.delete("/_emulator/outcomes")
+    for name in ("stack", "replicas"):
+        if name in request.fixturenames:
+            stack: Stack = request.getfixturevalue(name)
+            with stack.emulator() as emu:
+                emu.delete("/_emulator/faults")
+                emu.delete("/_emulator/outcomes")
 
 
 @pytest.fixture
