@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import redis.asyncio as aioredis
 from standardwebhooks import Webhook
 
 from service.auth import ADMIN_CLIENT_ID
 from service.config import Settings
+from service.keys import Keys
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -83,10 +85,20 @@ async def resolve_destination(url: str, allowed: Sequence[IPNetwork]) -> list[IP
     return addresses
 
 
-def signing_secret(settings: Settings, client_id: str) -> str:
-    """The `whsec_` secret deliveries for `client_id`'s jobs are signed with."""
-    if client_id != ADMIN_CLIENT_ID or settings.admin_key is None:
-        raise LookupError(f"no webhook secret for client {client_id!r}")
+async def signing_secret(settings: Settings, redis: aioredis.Redis, keys: Keys, client_id: str) -> str:
+    """The `whsec_` secret deliveries for `client_id`'s jobs are signed with (LookupError: none)."""
+    if client_id == ADMIN_CLIENT_ID:
+        return admin_signing_secret(settings)
+    secret: bytes | None = await redis.hget(keys.client(client_id), "webhookSecret")  # type: ignore[assignment]
+    if not secret:
+        raise LookupError(f"client {client_id!r} no longer exists")
+    return secret.decode()
+
+
+def admin_signing_secret(settings: Settings) -> str:
+    """The bootstrap admin key's webhook secret: FFGATE_ADMIN_WEBHOOK_SECRET, or derived from the key."""
+    if settings.admin_key is None:
+        raise LookupError("FFGATE_ADMIN_KEY is not set")
     if settings.admin_webhook_secret is not None:
         return settings.admin_webhook_secret.get_secret_value()
     # Derived, so the bootstrap admin has a stable secret without one more setting to manage.

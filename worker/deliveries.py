@@ -67,7 +67,7 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
     final = False
     try:
         addresses = await resolve_destination(record.webhook_url, ctx.settings.webhook_allowed_cidrs)
-        secret = signing_secret(ctx.settings, record.client_id)
+        secret = await signing_secret(ctx.settings, ctx.redis, ctx.keys, record.client_id)
         headers = signed_headers(secret, webhook_id, body, datetime.now(UTC))
         status = await _post(ctx.webhook_http, record.webhook_url, addresses[0], headers, body)
     except RefusedDestination as exc:

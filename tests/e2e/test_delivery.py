@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from emulator.seed import ROUTER_MODEL_ID
 from service.config import Settings
-from service.webhooks import signing_secret
+from service.webhooks import admin_signing_secret
 from tests.receiver import Receiver
 from tests.stack import ADMIN_KEY, Stack, running_stack, wait_terminal
 
@@ -107,7 +107,7 @@ def test_webhook_is_signed_and_verifiable_with_the_clients_secret(stack: Stack) 
     with Receiver() as receiver:
         created = create(stack, webhook={"url": f"{receiver.url}/hooks/ffgate"})
         [request] = receiver.wait_for(1)
-    secret = signing_secret(Settings(admin_key=ADMIN_KEY), "admin")
+    secret = admin_signing_secret(Settings(admin_key=ADMIN_KEY))
     message = Webhook(secret).verify(request.body, request.headers)
     assert message["type"] == "generation.succeeded"
     assert message["data"]["id"] == created["id"]
@@ -258,3 +258,18 @@ def test_a_slow_receiver_does_not_hold_up_other_jobs(stack: Stack) -> None:
             took = time.monotonic() - started
         receiver.wait_for(3)
     assert took < 4.0  # finished while the receiver was still sitting on its deliveries
+
+
+def test_a_clients_webhooks_are_signed_with_its_own_secret(stack: Stack) -> None:
+    with stack.client() as admin:
+        response = admin.post("/v1/admin/clients", json={"name": "hooks", "scopes": ["generate"]})
+        assert response.status_code == 201, response.text
+        created_client = response.json()
+    with Receiver() as receiver, stack.client(key=created_client["apiKey"]) as client:
+        response = client.post("/v1/generations", json=body(webhook={"url": receiver.url}))
+        assert response.status_code == 202, response.text
+        [request] = receiver.wait_for(1)
+    message = Webhook(created_client["webhookSecret"]).verify(request.body, request.headers)
+    assert message["data"]["id"] == response.json()["id"]
+    with pytest.raises(Exception):  # noqa: B017 - the admin's secret is not this client's
+        Webhook(admin_signing_secret(Settings(admin_key=ADMIN_KEY))).verify(request.body, request.headers)

@@ -12,6 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
+from service.admission import Admission
+from service.api_keys import ApiKeys
+from service.auth import Principal
 from service.jobs import JobStore
 from service.keys import Keys
 from tests.redis_db import PREFIX
@@ -23,9 +26,21 @@ KEYS = Keys(PREFIX)
 REQUEST = {"prompt": "a lighthouse at dawn", "customModelId": "urn:aaid:sc:model-1", "numVariations": 2}
 
 
+class AdmittingStore(JobStore):
+    """The job store, with jobs created the way the gateway creates them (service.admission)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        super().__init__(redis, KEYS, result_ttl_s=RESULT_TTL_S)
+        self._admission = Admission(redis, KEYS, ApiKeys(redis, KEYS, None), RESULT_TTL_S)
+
+    async def create(self, *, gen_id: str, client_id: str, images: int = 1, **fields: Any) -> None:
+        principal = Principal(client_id, frozenset({"generate"}))
+        await self._admission.admit(principal, gen_id=gen_id, images=images, idempotency=None, **fields)
+
+
 @pytest.fixture
-def store(redis: aioredis.Redis) -> JobStore:
-    return JobStore(redis, KEYS, result_ttl_s=RESULT_TTL_S)
+def store(redis: aioredis.Redis) -> AdmittingStore:
+    return AdmittingStore(redis)
 
 
 @pytest.fixture
@@ -39,7 +54,7 @@ async def events(redis: aioredis.Redis) -> AsyncIterator[PubSub]:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-async def create(store: JobStore, gen_id: str = "g1", **overrides: Any) -> None:
+async def create(store: AdmittingStore, gen_id: str = "g1", **overrides: Any) -> None:
     values: dict[str, Any] = {
         "gen_id": gen_id,
         "client_id": "svc-a",
@@ -67,7 +82,9 @@ async def schedule_of(redis: aioredis.Redis) -> dict[str, float]:
     return {member.decode(): score for member, score in entries}
 
 
-async def test_create_writes_the_record_and_a_submit_due_now(redis: aioredis.Redis, store: JobStore) -> None:
+async def test_create_writes_the_record_and_a_submit_due_now(
+    redis: aioredis.Redis, store: AdmittingStore
+) -> None:
     before = time.time()
     await create(store)
 
@@ -83,11 +100,11 @@ async def test_create_writes_the_record_and_a_submit_due_now(redis: aioredis.Red
     assert await store.claim_due(10, 30) == ["submit:g1"]
 
 
-async def test_get_of_an_unknown_id_is_none(store: JobStore) -> None:
+async def test_get_of_an_unknown_id_is_none(store: AdmittingStore) -> None:
     assert await store.get("nope") is None
 
 
-async def test_record_reads_back_what_create_wrote(store: JobStore) -> None:
+async def test_record_reads_back_what_create_wrote(store: AdmittingStore) -> None:
     await create(store)
     await create(store, "g2", metadata=None, warnings=[])
 
@@ -107,7 +124,7 @@ async def test_record_reads_back_what_create_wrote(store: JobStore) -> None:
     assert (bare.metadata, bare.warnings) == (None, [])
 
 
-async def test_fields_given_to_a_transition_read_back_typed(store: JobStore) -> None:
+async def test_fields_given_to_a_transition_read_back_typed(store: AdmittingStore) -> None:
     await create(store)
     outputs = [{"seed": 7, "image": {"url": "https://img.test/1.jpg"}}]
     applied, _ = await store.transition(
@@ -132,7 +149,9 @@ async def test_fields_given_to_a_transition_read_back_typed(store: JobStore) -> 
     assert record.cancel_requested is True
 
 
-async def test_transition_applies_only_from_an_allowed_state(redis: aioredis.Redis, store: JobStore) -> None:
+async def test_transition_applies_only_from_an_allowed_state(
+    redis: aioredis.Redis, store: AdmittingStore
+) -> None:
     await create(store)
 
     assert await store.transition("g1", allowed=("submitted", "running"), to="succeeded") == (False, "queued")
@@ -147,18 +166,20 @@ async def test_transition_applies_only_from_an_allowed_state(redis: aioredis.Red
     assert await store.transition("g1", allowed="*", to="failed") == (True, "sending")
 
 
-async def test_transition_of_a_missing_record_creates_nothing(redis: aioredis.Redis, store: JobStore) -> None:
+async def test_transition_of_a_missing_record_creates_nothing(
+    redis: aioredis.Redis, store: AdmittingStore
+) -> None:
     assert await store.transition("ghost", allowed="*", to="failed", schedule="poll:1") == (False, "")
     assert await redis.exists(KEYS.generation("ghost")) == 0
     assert await schedule_of(redis) == {}
 
 
-async def test_a_state_that_is_a_substring_of_an_allowed_one_is_not_allowed(store: JobStore) -> None:
+async def test_a_state_that_is_a_substring_of_an_allowed_one_is_not_allowed(store: AdmittingStore) -> None:
     await create(store)
     assert await store.transition("g1", allowed=("queuedx", "xqueued"), to="sending") == (False, "queued")
 
 
-async def test_sending_shows_as_queued_and_publishes_nothing(store: JobStore, events: PubSub) -> None:
+async def test_sending_shows_as_queued_and_publishes_nothing(store: AdmittingStore, events: PubSub) -> None:
     await create(store)
     await asyncio.sleep(0.01)
 
@@ -180,7 +201,7 @@ async def test_sending_shows_as_queued_and_publishes_nothing(store: JobStore, ev
 
 
 async def test_a_public_change_bumps_seq_sets_updated_at_and_publishes(
-    store: JobStore, events: PubSub
+    store: AdmittingStore, events: PubSub
 ) -> None:
     await create(store)
     await asyncio.sleep(0.01)
@@ -208,7 +229,7 @@ async def test_a_public_change_bumps_seq_sets_updated_at_and_publishes(
 
 @pytest.mark.parametrize("final", ["succeeded", "failed", "canceled"])
 async def test_a_terminal_transition_completes_expires_and_unschedules(
-    redis: aioredis.Redis, store: JobStore, events: PubSub, final: str
+    redis: aioredis.Redis, store: AdmittingStore, events: PubSub, final: str
 ) -> None:
     await create(store)
     assert (await store.transition("g1", allowed="queued", to="submitted", schedule=f"poll:{time.time()}"))[0]
@@ -230,7 +251,9 @@ async def test_a_terminal_transition_completes_expires_and_unschedules(
     assert await next_event(events) == {"id": "g1", "status": final, "seq": 3}
 
 
-async def test_a_poll_schedule_replaces_the_submit_entry(redis: aioredis.Redis, store: JobStore) -> None:
+async def test_a_poll_schedule_replaces_the_submit_entry(
+    redis: aioredis.Redis, store: AdmittingStore
+) -> None:
     await create(store)
     due = time.time() + 2.5
     assert (await store.transition("g1", allowed="queued", to="sending"))[0]
@@ -241,7 +264,9 @@ async def test_a_poll_schedule_replaces_the_submit_entry(redis: aioredis.Redis, 
     assert schedule["poll:g1"] == pytest.approx(due, abs=1e-3)
 
 
-async def test_a_submit_schedule_puts_the_job_back_for_later(redis: aioredis.Redis, store: JobStore) -> None:
+async def test_a_submit_schedule_puts_the_job_back_for_later(
+    redis: aioredis.Redis, store: AdmittingStore
+) -> None:
     await create(store)
     later = time.time() + 4
     assert (await store.transition("g1", allowed="queued", to="sending"))[0]
@@ -252,7 +277,7 @@ async def test_a_submit_schedule_puts_the_job_back_for_later(redis: aioredis.Red
 
 
 async def test_claim_due_returns_only_due_members_at_most_limit(
-    redis: aioredis.Redis, store: JobStore
+    redis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     now = time.time()
     await store.schedule("poll", "a", now - 5)
@@ -270,7 +295,7 @@ async def test_claim_due_returns_only_due_members_at_most_limit(
     assert schedule["poll:later"] == pytest.approx(now + 60, abs=1e-3)
 
 
-async def test_a_claimed_member_comes_back_when_its_lease_passes(store: JobStore) -> None:
+async def test_a_claimed_member_comes_back_when_its_lease_passes(store: AdmittingStore) -> None:
     await store.schedule("poll", "a", time.time() - 1)
 
     assert await store.claim_due(10, 0.3) == ["poll:a"]
