@@ -39,10 +39,7 @@ def _base(runtime: RuntimeDep) -> str:
     responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
 )
 async def create_generation(
-    runtime: RuntimeDep,
-    credentials: Submitter,
-    body: GenerationRequest,
-    idempotency_key: IdempotencyKey = None,
+    submission: Submitter, body: GenerationRequest, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Queue an image generation with a custom model.
 
@@ -54,8 +51,9 @@ async def create_generation(
     `id`, 202, `Idempotent-Replayed: true`) and queue nothing, even when sent concurrently; the same key with
     another body is a 422.
     """
+    runtime = submission.runtime
     record, replayed = await generations.submit(
-        runtime, credentials, body, current_request_id(), idempotency_key
+        runtime, submission.credentials, body, current_request_id(), idempotency_key
     )
     generation = Generation.from_record(record, _base(runtime))
     headers = {"Location": generation.links.self}
