@@ -74,12 +74,10 @@ class Submission:
 
 
 async def _submission(request: Request, bearer: BearerDep) -> Submission:
-    # One dependency instead of three (runtime, credentials, bearer): FastAPI's solving is a fifth of a
-    # submit's CPU, and this is the API's hot path.
+    # Runtime and credentials in one dependency rather than two more: FastAPI's dependency solving is a
+    # fifth of a submit's CPU, and this is the API's hot path.
     runtime = await _runtime(request)
-    return Submission(
-        runtime, Credentials.of(runtime.settings.admin_key, bearer.credentials if bearer else None)
-    )
+    return Submission(runtime, await _credentials(runtime, bearer))
 
 
 # A submit's key is looked up by the script that writes the job (service.admission): one round trip.
