@@ -65,7 +65,7 @@ async def create_generation(
     )
 
 
-@router.get("", operation_id="listGenerations", responses=_PROBLEMS)
+@router.get("", operation_id="listGenerations", responses=problem_responses(401, 403, 422, 429, 503))
 async def list_generations(
     runtime: RuntimeDep,
     principal: Generator,
