@@ -137,7 +137,11 @@ def main() -> None:
     )
 
     ratios: list[tuple[float, float]] = []
-    with running_stack(workdir, workers=0, FFGATE_LOG_LEVEL="WARNING") as stack:
+    # A prefix of its own: Redis pub/sub ignores database numbers, so with the default one this gateway's
+    # change feed would also hear every job event of any other ffgate on the same Redis (e.g. a test run).
+    with running_stack(
+        workdir, workers=0, FFGATE_LOG_LEVEL="WARNING", FFGATE_REDIS_PREFIX="ffbench:"
+    ) as stack:
         gateway = stack.gateways["gateway"]
         with stack.client() as admin:
             # Limits high enough never to refuse, but counted like any client's.
