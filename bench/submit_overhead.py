@@ -1,17 +1,22 @@
 """What auth, the per-client rate limit, the daily quota and idempotency cost on the submit path.
 
-Starts the emulator and one gateway (no worker: nothing drains the schedule, so only the submit path runs)
-on loopback, creates an API client, and drives `POST /v1/generations` with `wrk` (each request with its own
-`Idempotency-Key`). Then it stops the gateway and drives, with the same wrk settings, a bare FastAPI app
-(`bench/bare_app.py`) served the same way (one uvicorn process, uvloop, httptools):
+Starts the emulator and one gateway on loopback (no worker: nothing drains the schedule, so only the submit
+path runs), creates an API client (limits high enough never to refuse, but counted), and a bare FastAPI app
+(`bench/bare_app.py`) served the same way (one uvicorn process, uvloop, httptools). Then, in interleaved
+rounds with the same `wrk` settings (a Lua script sets the body, the key and a fresh `Idempotency-Key`):
 
+  - `POST /v1/generations` with the client's key and an `Idempotency-Key`: auth, rate limit, scope, quota,
+    idempotency, validation against the model catalogue and the write (service.admission);
   - `/bare/create`: parse the body and run the MULTI that `JobStore.create` ran before this issue (HSET
     record + ZADD schedule), i.e. the same enqueue our route does, without auth, limits, idempotency,
-    validation or the per-client index. The target (>= 0.5) is judged against this one.
+    validation or the per-client index. The target (>= 0.5) is judged against this one;
   - `/bare/rq`: an RQ `Queue.enqueue` of a job with the same payload (for reference: how submits were queued
     before the schedule).
 
-    .venv/bin/python bench/submit_overhead.py [--duration 5] [--connections 16]
+It prints requests/s, the server process's CPU time per request (steadier than requests/s on a shared
+machine) and the ratios; the median ratio over the rounds is the result.
+
+    .venv/bin/python bench/submit_overhead.py [--rounds 3] [--duration 4] [--connections 16]
 """
 
 from __future__ import annotations
@@ -127,11 +132,16 @@ def main() -> None:
     settings = {"duration": args.duration, "conns": args.connections}
     print(
         f"wrk -t1 -c{args.connections} -d{args.duration}s after a 1 s warm-up; one uvicorn process per "
-        f"server; {args.rounds} interleaved rounds (the median ratio is the result)"
+        f"server; {args.rounds} interleaved rounds (the median ratio is the result); "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start"
     )
 
     ratios: list[tuple[float, float]] = []
-    with running_stack(workdir, workers=0, FFGATE_LOG_LEVEL="WARNING") as stack:
+    # A prefix of its own: Redis pub/sub ignores database numbers, so with the default one this gateway's
+    # change feed would also hear every job event of any other ffgate on the same Redis (e.g. a test run).
+    with running_stack(
+        workdir, workers=0, FFGATE_LOG_LEVEL="WARNING", FFGATE_REDIS_PREFIX="ffbench:"
+    ) as stack:
         gateway = stack.gateways["gateway"]
         with stack.client() as admin:
             # Limits high enough never to refuse, but counted like any client's.

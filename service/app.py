@@ -71,9 +71,10 @@ def create_app(settings: Settings) -> FastAPI:
     add_exception_handlers(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Metrics)
+    # Routes are tried in order: generations first, the hot path (no two routers share a path).
+    app.include_router(generations.router)
     app.include_router(health.router)
     app.include_router(models.router)
-    app.include_router(generations.router)
     app.include_router(clients.router)
     _document_problems(app)
     return app

@@ -40,8 +40,7 @@ def _base(runtime: RuntimeDep) -> str:
     responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
 )
 async def create_generation(
-    runtime: RuntimeDep,
-    credentials: Submitter,
+    submission: Submitter,
     body: GenerationRequest,
     idempotency_key: IdempotencyKey = None,
     prefer: Annotated[str | None, Header(description="`wait=N` (N <= 60): hold until done or N s.")] = None,
@@ -58,8 +57,9 @@ async def create_generation(
 
     With `Prefer: wait=N` the answer is held until the job is terminal (then 200) or N seconds pass (202).
     """
+    runtime = submission.runtime
     record, replayed, principal = await generations.submit(
-        runtime, credentials, body, current_request_id(), idempotency_key
+        runtime, submission.credentials, body, current_request_id(), idempotency_key
     )
     code = status.HTTP_202_ACCEPTED
     headers: dict[str, str] = {}
@@ -77,7 +77,7 @@ async def create_generation(
     return Response(generation.model_dump_json(), code, headers, media_type="application/json")
 
 
-@router.get("", operation_id="listGenerations", responses=_PROBLEMS)
+@router.get("", operation_id="listGenerations", responses=problem_responses(401, 403, 422, 429, 503))
 async def list_generations(
     runtime: RuntimeDep,
     principal: Generator,
