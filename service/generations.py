@@ -14,6 +14,7 @@ from service import jobs
 from service.auth import ADMIN_CLIENT_ID, Principal
 from service.deps import Runtime
 from service.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from service.eta import queue_info
 from service.jobs import Record
 from service.schemas import DeliveryAttempt, Generation, GenerationRequest
 from service.webhooks import RefusedDestination, resolve_destination, signing_secret
@@ -115,6 +116,8 @@ async def cancel(rt: Runtime, principal: Principal, gen_id: str) -> Record:
     if record.terminal:
         raise Conflict(f"Generation '{gen_id}' is already {record.status}.")
     done, before = await rt.jobs.transition(gen_id, allowed=("queued",), to="canceled")
+    if done and rt.fairqueue is not None:
+        await rt.fairqueue.remove(record.client_id, gen_id)
     if not done:
         done, before = await rt.jobs.transition(
             gen_id, allowed=("sending", "submitted", "running"), fields={"cancelRequested": "1"}
@@ -145,7 +148,8 @@ async def event_stream(
             record = await owned(rt, principal, gen_id)
             if record.seq > after:
                 after = record.seq
-                data = Generation.from_record(record, base_url).model_dump_json()
+                queue = await queue_info(rt.fairqueue, record)
+                data = Generation.from_record(record, base_url, queue).model_dump_json()
                 yield f"id: {record.seq}\nevent: {record.status}\ndata: {data}\n\n"
             if record.terminal or await disconnected():
                 return

@@ -3,20 +3,22 @@
 A record is one hash, `gen:<id>`. Its internal `state` is one of
 
     queued -> sending -> submitted -> running -> succeeded | failed | canceled
-       |         |  \\-> queued (transient upstream error, retried later)
+       |         |  \\-> queued (429, or a transient upstream error: retried later)
        |         \\---> failed (Firefly refused it, or the outcome of the POST is unknown)
-       \\-> canceled (cancel before it left the queue)
+       \\-> canceled (cancel before it left the queue) | failed (queued longer than FFGATE_MAX_QUEUE_S)
 
-`sending` means a worker is POSTing it to Firefly right now; clients see it as `queued`. Every change goes
-through one Lua script, so two processes can never both move a job (a poll result racing a cancel, two
-workers claiming one submit). A change of the public status bumps `seq` and is published on `events:<id>`.
+`sending` means a worker is POSTing it to Firefly right now; clients see it as `queued`. Every change of
+the public status goes through one Lua script (`_TRANSITION`), so two processes can never both move a job (a
+poll result racing a cancel, two workers claiming one submit); queued <-> sending, which clients never see,
+are made by the fair queue's scripts (service.fairqueue). A change of the public status bumps `seq` and is
+published on `events:<id>`.
 
-Work lives in one sorted set, `schedule`, scored by when it is due: `submit:<id>` for a job to send to
-Firefly (due at once when created, later after a back-off or while the budget is spent), `poll:<id>` for a
-job Firefly holds. A worker that claims an entry pushes its score one lease ahead, so the entry comes back by
-itself if that worker dies: a non-terminal job always has an entry, or is being handled under a lease.
-Submits do not go through RQ: RQ costs ~57 Redis commands and milliseconds of CPU per job, the schedule
-one round trip, and it lets a worker send many submits concurrently on its event loop.
+A queued job waits in its client's queue (service.fairqueue), from which the workers' dispatchers take jobs
+in a fair order as the budget allows. Other work lives in one sorted set, `schedule`, scored by when it is
+due: `poll:<id>` for a job Firefly holds, `submit:<id>` for a job being sent (a lease) or waiting out a
+back-off, `deliver:<webhook-id>` for a webhook delivery. A worker that claims an entry pushes its score one
+lease ahead, so the entry comes back by itself if that worker dies: a non-terminal job is always in a queue,
+has an entry, or is being handled under a lease.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.typing import EncodableT
 from rq import Queue, Retry
 
+from service.fairqueue import ENQUEUE_LUA
 from service.keys import Keys
 
 CANCEL_TASK = "worker.tasks.cancel_generation"
@@ -81,6 +83,27 @@ end
 return {1, cur}
 """
 
+# KEYS: record, schedule, queues, passes, vtime, rates. ARGV: id, client, queued at (epoch s), queue key
+# prefix, wake channel, queued-event delivery key ('' for none), then the record's fields as name, value.
+_CREATE = (
+    ENQUEUE_LUA
+    + """
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local now = tonumber(ARGV[3])
+enqueue(ARGV[4], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[2], ARGV[1], ARGV[3], now, true)
+if ARGV[6] ~= '' then  -- later events are created by the transition script
+  local wid = 'msg_' .. ARGV[1] .. '_1'
+  redis.call('HSET', ARGV[6], 'genId', ARGV[1], 'event', 'generation.queued', 'attempt', '0',
+    'firstAt', ARGV[3])
+  redis.call('EXPIRE', ARGV[6], 172800)
+  redis.call('ZADD', KEYS[2], ARGV[3], 'deliver:' .. wid)
+  redis.call('HSET', KEYS[1], 'lastWebhookId', wid)
+end
+redis.call('PUBLISH', ARGV[5], 'submit')
+return 1
+"""
+)
+
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], member) end
@@ -117,6 +140,8 @@ class Record:
     error: dict[str, Any] | None = None
     cancel_requested: bool = False
     submit_attempts: int = 0
+    submit_failures: int = 0
+    enqueued_at: float | None = None
     poll_errors: int = 0
     polls: int = 0
     last_polled_at: float | None = None
@@ -159,6 +184,8 @@ class Record:
             error=json.loads(h["error"]) if h.get("error") else None,
             cancel_requested=h.get("cancelRequested") == "1",
             submit_attempts=int(h.get("submitAttempts", "0")),
+            submit_failures=int(h.get("submitFailures", "0")),
+            enqueued_at=num("enqueuedAt"),
             poll_errors=int(h.get("pollErrors", "0")),
             polls=int(h.get("polls", "0")),
             last_polled_at=num("lastPolledAt"),
@@ -184,6 +211,7 @@ class JobStore:
         self._ttl = result_ttl_s
         self._transition = redis.register_script(_TRANSITION)
         self._claim = redis.register_script(_CLAIM_DUE)
+        self._create = redis.register_script(_CREATE)
 
     async def create(
         self,
@@ -196,15 +224,18 @@ class JobStore:
         warnings: list[str],
         webhook: dict[str, Any] | None = None,
     ) -> None:
-        """Write the record and make its submit due now, in one MULTI: the job exists exactly when queued."""
+        """Write the record and queue it in its client's queue, in one script: the job exists exactly when
+        queued."""
         now = utcnow()
-        mapping: dict[EncodableT, EncodableT] = {
+        due = time.time()
+        mapping: dict[str, str] = {
             "id": gen_id,
             "state": "queued",
             "clientId": client_id,
             "requestId": request_id,
             "createdAt": now,
             "updatedAt": now,
+            "enqueuedAt": repr(due),
             "request": json.dumps(request, separators=(",", ":")),
             "metadata": json.dumps(metadata, separators=(",", ":")) if metadata is not None else "",
             "warnings": json.dumps(warnings),
@@ -214,19 +245,14 @@ class JobStore:
         if webhook is not None:
             events = webhook["events"]
             mapping |= {"webhookUrl": webhook["url"], "webhookEvents": "," + ",".join(events) + ","}
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self.keys.generation(gen_id), mapping=mapping)
-        due = time.time()
-        pipe.zadd(self.keys.schedule, {f"submit:{gen_id}": due})
-        if "generation.queued" in events:  # later events are created by the transition script
-            webhook_id = f"msg_{gen_id}_1"
-            delivery = {"genId": gen_id, "event": "generation.queued", "attempt": "0", "firstAt": repr(due)}
-            pipe.hset(self.keys.delivery(webhook_id), mapping=delivery)  # type: ignore[arg-type]
-            pipe.expire(self.keys.delivery(webhook_id), 172800)
-            pipe.zadd(self.keys.schedule, {f"deliver:{webhook_id}": due})
-            pipe.hset(self.keys.generation(gen_id), "lastWebhookId", webhook_id)
-        pipe.publish(self.keys.wake, "submit")
-        await pipe.execute()
+        queued_delivery = self.keys.delivery(f"msg_{gen_id}_1") if "generation.queued" in events else ""
+        k = self.keys
+        keys = [k.generation(gen_id), k.schedule, k.queue_clients, k.queue_passes, k.queue_vtime]
+        keys.append(k.queue_rates)
+        args = [gen_id, client_id, repr(due), k.queue_prefix, k.wake, queued_delivery]
+        for name, value in mapping.items():
+            args += [name, value]
+        await self._create(keys=keys, args=args)
 
     async def get(self, gen_id: str) -> Record | None:
         raw: dict[bytes, bytes] = await self._redis.hgetall(self.keys.generation(gen_id))  # type: ignore[assignment]

@@ -9,6 +9,8 @@ from fastapi.responses import StreamingResponse
 
 from service import generations
 from service.deps import Generator, RuntimeDep
+from service.eta import queue_info
+from service.jobs import Record
 from service.logs import current_request_id
 from service.schemas import DeliveryList, Generation, GenerationRequest, problem_responses
 
@@ -20,6 +22,11 @@ Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeed
 
 def _base(runtime: RuntimeDep) -> str:
     return (runtime.settings.public_base_url or "").rstrip("/")
+
+
+async def _present(runtime: RuntimeDep, record: Record) -> Generation:
+    queue = await queue_info(runtime.fairqueue, record)
+    return Generation.from_record(record, _base(runtime), queue)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, operation_id="createGeneration", responses=_PROBLEMS)
@@ -43,7 +50,7 @@ async def create_generation(
         response.headers["Preference-Applied"] = f"wait={wait}"
         if record.terminal:
             response.status_code = status.HTTP_200_OK
-    generation = Generation.from_record(record, _base(runtime))
+    generation = await _present(runtime, record)
     response.headers["Location"] = generation.links.self
     return generation
 
@@ -71,7 +78,7 @@ async def get_generation(
         record = await generations.wait_for_change(runtime, principal, genId, wait, since)
     else:
         record = await generations.owned(runtime, principal, genId)
-    return Generation.from_record(record, _base(runtime))
+    return await _present(runtime, record)
 
 
 @router.post(
@@ -84,7 +91,7 @@ async def cancel_generation(runtime: RuntimeDep, principal: Generator, genId: st
     """Cancel a generation: `canceled` at once if it never left the queue, else once Firefly confirms.
     409 if it is already terminal."""
     record = await generations.cancel(runtime, principal, genId)
-    return Generation.from_record(record, _base(runtime))
+    return await _present(runtime, record)
 
 
 @router.get(
