@@ -6,9 +6,10 @@ come before it in the stride order (0: it is next). Reading takes one Redis roun
 
 ETA: when the budget (service.ratelimit) lets that many requests go, counting the pacing, the 60 s window,
 the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share will still
-send jobs that come before this one: their recent arrival rate (a decaying average kept by the queue) is
-added, and the wait solved as a fixed point, so a long queue's ETA does not drift later with every light
-client's arrival. Polls that count against the main budget (FFGATE_UPSTREAM_POLLS_COUNT) are not foreseen.
+send jobs that come before this one: each is expected to send its queue or its recent arrival rate (a
+decaying average kept by the queue) times the wait, whichever is more, up to its turns, and the wait is
+solved as a fixed point, so a long queue's ETA does not drift later with every light client's arrival.
+Polls that count against the main budget (FFGATE_UPSTREAM_POLLS_COUNT) are not foreseen.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def eta(
     caps = [(o, ahead_of(own, rank, o)) for o in others]
 
     def sent_before(wait: float) -> float:
-        return rank + sum(min(cap, o.queued + o.rate * wait) for o, cap in caps)
+        # A client sends what it has queued or what its rate brings in meanwhile, whichever is more (its
+        # queue is made of recent arrivals: adding both would count a burst twice), up to its turns.
+        return rank + sum(min(cap, max(o.queued, o.rate * wait)) for o, cap in caps)
 
     wait = next_slot(budget, blocked, sent_before(0.0))
     for _ in range(rounds):

@@ -35,7 +35,7 @@ from service.keys import Keys
 from service.ratelimit import BUDGET_LUA, UpstreamBudget
 
 STRIDE = 720_720  # divisible by every weight from 1 to 16, so common weights give exact strides
-RATE_TAU_S = 60.0  # time constant of the arrival-rate average kept for ETAs
+RATE_TAU_S = 120.0  # time constant of the arrival-rate average kept for ETAs
 
 # Put a job in its client's queue and the client in the fair order; count the arrival (for ETAs) if asked.
 ENQUEUE_LUA = f"""
@@ -47,13 +47,14 @@ local function enqueue(prefix, clients, passes, vtime, rates, client, id, score,
     if old > pass then pass = old end
     redis.call('ZADD', clients, string.format('%.0f', pass), client)
   end
-  if arrival then
-    local rate, raw = 0, redis.call('HGET', rates, client)
+  if arrival then  -- a decaying count of arrivals, when it was last counted, and the first arrival
+    local count, first, raw = 0, now_s, redis.call('HGET', rates, client)
     if raw then
-      local r, at = string.match(raw, '^(%S+) (%S+)$')
-      rate = tonumber(r) * math.exp(-math.max(0, now_s - tonumber(at)) / {RATE_TAU_S})
+      local c, at, f = string.match(raw, '^(%S+) (%S+) (%S+)$')
+      count = tonumber(c) * math.exp(-math.max(0, now_s - tonumber(at)) / {RATE_TAU_S})
+      first = tonumber(f)
     end
-    redis.call('HSET', rates, client, string.format('%.6f %.3f', rate + 1 / {RATE_TAU_S}, now_s))
+    redis.call('HSET', rates, client, string.format('%.6f %.3f %.3f', count + 1, now_s, first))
   end
 end
 """
@@ -275,10 +276,7 @@ class FairQueue:
         active = {
             flat[i].decode(): (int(float(flat[i + 1])), int(flat[i + 2])) for i in range(0, len(flat), 3)
         }
-        rates: dict[str, float] = {}
-        for name, raw in raw_rates.items():
-            rate, at = (float(x) for x in raw.split())
-            rates[name.decode()] = rate * math.exp(-max(0.0, now - at) / RATE_TAU_S)
+        rates = {name.decode(): arrival_rate(raw.decode(), now) for name, raw in raw_rates.items()}
 
         def lane(name: str) -> Lane:
             pass_, queued = active.get(name, (max(vtime, passes.get(name, 0)), 0))
@@ -292,3 +290,13 @@ class FairQueue:
             others=[lane(n) for n in sorted(names - {client})],
             back_at=float(back_at) if rank is None and back_at is not None else None,
         )
+
+
+def arrival_rate(raw: str, now: float) -> float:
+    """Arrivals per second from the decaying count `ENQUEUE_LUA` keeps: the count over its time constant,
+    corrected for a client seen for less than that (but never for less than a quarter of it, so one early
+    job does not read as a flood)."""
+    count, at, first = (float(x) for x in raw.split())
+    decayed = count * math.exp(-max(0.0, now - at) / RATE_TAU_S)
+    seen = max(now - first, RATE_TAU_S / 4)
+    return decayed / (RATE_TAU_S * (1 - math.exp(-seen / RATE_TAU_S)))
