@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ffgate-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight bench-notify redis
+.PHONY: install dev test check bench-inflight bench-notify bench-budget redis
 
 install: $(STAMP)
 
@@ -56,3 +56,6 @@ bench-inflight: install redis
 
 bench-notify: install redis
 	$(BIN)/python bench/notify.py
+
+bench-budget: install redis
+	$(BIN)/python bench/budget.py

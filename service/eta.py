@@ -2,7 +2,8 @@
 
 Position: the jobs that will be sent before it under the fair order (service.fairqueue) as the queues stand
 now: the jobs ahead in its own client's queue, plus, for every other client, as many of its waiting jobs as
-come before it in the stride order (0: it is next). Reading takes one Redis round trip and O(clients) work.
+come before it in the stride order (0: it is next). Reading takes three Redis round trips (the queues, the
+budget, the breaker) and O(clients) work.
 
 ETA: when the budget (service.ratelimit) lets that many requests go, counting the pacing, the 60 s window,
 the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share will still
@@ -16,14 +17,78 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from service.breaker import BreakerState
-from service.fairqueue import FairQueue, Lane
+from service.fairqueue import RATE_TAU_S, STRIDE, FairQueue
 from service.jobs import Record
 from service.ratelimit import BudgetState
 from service.schemas import QueueInfo
 
 DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One client as the fair order sees it."""
+
+    name: str
+    pass_: int  # its virtual time now (for a client with nothing queued: where it would start)
+    stride: int
+    queued: int
+    rate: float  # recent arrivals per second
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A queued job's place: its client's lane, the jobs ahead of it there, and every other lane."""
+
+    own: Lane
+    rank: int
+    others: list[Lane]
+    back_at: float | None  # while it waits out a back-off: when it rejoins its queue (epoch s)
+
+
+async def snapshot(queue: FairQueue, client: str, gen_id: str, enqueued_at: float) -> Snapshot:
+    """The fair order as it stands, seen from one queued job (one round trip)."""
+    k = queue.keys
+    pipe = queue.redis.pipeline(transaction=False)
+    await queue.lanes(pipe)
+    pipe.hgetall(k.queue_passes)
+    pipe.get(k.queue_vtime)
+    pipe.hgetall(k.queue_rates)
+    pipe.zrank(k.queue(client), gen_id)
+    pipe.zcount(k.queue(client), "-inf", f"({enqueued_at!r}")
+    pipe.zscore(k.schedule, f"submit:{gen_id}")
+    flat, raw_passes, raw_vtime, raw_rates, rank, earlier, back_at = await pipe.execute()
+    now = time.time()
+    passes = {c.decode(): int(float(p)) for c, p in raw_passes.items()}
+    vtime = int(float(raw_vtime or 0))
+    active = {flat[i].decode(): (int(float(flat[i + 1])), int(flat[i + 2])) for i in range(0, len(flat), 3)}
+    rates = {name.decode(): arrival_rate(raw.decode(), now) for name, raw in raw_rates.items()}
+
+    def lane(name: str) -> Lane:
+        pass_, queued = active.get(name, (max(vtime, passes.get(name, 0)), 0))
+        stride = STRIDE // queue.weights.get(name, 1)
+        return Lane(name, pass_, stride, queued, rates.get(name, 0.0))
+
+    names = set(active) | {n for n, r in rates.items() if r > 1e-3}
+    return Snapshot(
+        own=lane(client),
+        rank=int(rank) if rank is not None else int(earlier),
+        others=[lane(n) for n in sorted(names - {client})],
+        back_at=float(back_at) if rank is None and back_at is not None else None,
+    )
+
+
+def arrival_rate(raw: str, now: float) -> float:
+    """Arrivals per second from the decaying count `ENQUEUE_LUA` keeps: the count over its time constant,
+    corrected for a client seen for less than that (but never for less than a quarter of it, so one early
+    job does not read as a flood)."""
+    count, at, first = (float(x) for x in raw.split())
+    decayed = count * math.exp(-max(0.0, now - at) / RATE_TAU_S)
+    seen = max(now - first, RATE_TAU_S / 4)
+    return decayed / (RATE_TAU_S * (1 - math.exp(-seen / RATE_TAU_S)))
 
 
 def ahead_of(own: Lane, rank: int, other: Lane) -> int:
@@ -107,7 +172,7 @@ async def estimate(queue: FairQueue, record: Record) -> tuple[int, float]:
     if record.state != "queued":
         return 0, 0.0  # `sending`: it is being sent
     enqueued_at = record.enqueued_at or time.time()
-    snap = await queue.snapshot(record.client_id, record.id, enqueued_at)
+    snap = await snapshot(queue, record.client_id, record.id, enqueued_at)
     budget = await queue.budget.read()
     breaker = await queue.breaker.read()
     wait = eta(snap.own, snap.rank, snap.others, budget, breaker)

@@ -17,18 +17,21 @@ scripts here make them directly; every other change goes through the transition 
 Jobs that wait take no worker: each is one sorted-set member. A job whose submit failed before Firefly took
 it waits out its back-off as a `submit:<id>` entry in the schedule, then rejoins the front of its client's
 queue (`requeue`), keeping its original score, so it keeps its place among its client's jobs.
+
+Like the transition script, these scripts reach keys they compute (a record, a client's queue): they need
+one Redis, not a cluster.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from service.breaker import BREAKER_LUA, Breaker
 from service.keys import Keys
@@ -152,27 +155,6 @@ return out
 
 
 @dataclass(frozen=True)
-class Lane:
-    """One client as the fair order sees it."""
-
-    name: str
-    pass_: int  # its virtual time now (for a client with nothing queued: where it would start)
-    stride: int
-    queued: int
-    rate: float  # recent arrivals per second
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A queued job's place: its client's lane, the jobs ahead of it there, and every other lane."""
-
-    own: Lane
-    rank: int
-    others: list[Lane]
-    back_at: float | None  # while it waits out a back-off: when it rejoins its queue (epoch s)
-
-
-@dataclass(frozen=True)
 class Claim:
     """A job this worker must send now: its budget is spent and it is `sending` under a lease."""
 
@@ -190,8 +172,9 @@ class FairQueue:
         breaker: Breaker,
         weights: dict[str, int],
     ) -> None:
-        self._redis = redis
-        self._keys = keys
+        self.redis = redis
+        self.keys = keys
+        self.weights = weights
         self.budget = budget
         self.breaker = breaker
         self._weights = json.dumps(weights)
@@ -199,12 +182,11 @@ class FairQueue:
         self._requeue = redis.register_script(_REQUEUE)
         self._remove = redis.register_script(_REMOVE)
         self._lanes = redis.register_script(_LANES)
-        self._weight_of = weights
 
     async def dispatch(self, lease_s: float) -> Claim | float | None:
         """The next job to send (claimed), the seconds until one may go, or None when none waits."""
         now = datetime.now(UTC)
-        k = self._keys
+        k = self.keys
         member = f"{now.timestamp():.3f}-{secrets.token_hex(4)}"
         keys = [
             *self.budget.lua_keys(now),
@@ -232,7 +214,7 @@ class FairQueue:
 
     async def requeue(self, gen_id: str, *, from_state: str) -> bool:
         """Put a job back at the front of its client's queue; False if it was no longer `from_state`."""
-        k = self._keys
+        k = self.keys
         keys = [
             k.generation(gen_id),
             k.schedule,
@@ -245,58 +227,19 @@ class FairQueue:
         return bool(await self._requeue(keys=keys, args=args))
 
     async def remove(self, client: str, gen_id: str) -> None:
-        k = self._keys
+        k = self.keys
         await self._remove(keys=[k.queue(client), k.queue_clients, k.queue_passes], args=[client, gen_id])
 
     async def waiting_since(self, cutoff: float, limit: int = 100) -> list[tuple[str, str]]:
         """(client, id) of queued jobs queued before `cutoff` (epoch s): the fronts of the queues."""
-        raw: list[bytes] = await self._redis.zrange(self._keys.queue_clients, 0, -1)  # type: ignore[assignment]
+        raw: list[bytes] = await self.redis.zrange(self.keys.queue_clients, 0, -1)  # type: ignore[assignment]
         clients = [c.decode() for c in raw]
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = self.redis.pipeline(transaction=False)
         for client in clients:
-            pipe.zrangebyscore(self._keys.queue(client), "-inf", repr(cutoff), start=0, num=limit)
+            pipe.zrangebyscore(self.keys.queue(client), "-inf", repr(cutoff), start=0, num=limit)
         found = await pipe.execute()
         return [(client, i.decode()) for client, ids in zip(clients, found, strict=True) for i in ids]
 
-    async def snapshot(self, client: str, gen_id: str, enqueued_at: float) -> Snapshot:
-        """The fair order as it stands, seen from one queued job (one round trip)."""
-        k = self._keys
-        pipe = self._redis.pipeline(transaction=False)
-        await self._lanes(keys=[k.queue_clients], args=[k.queue_prefix], client=pipe)
-        pipe.hgetall(k.queue_passes)
-        pipe.get(k.queue_vtime)
-        pipe.hgetall(k.queue_rates)
-        pipe.zrank(k.queue(client), gen_id)
-        pipe.zcount(k.queue(client), "-inf", f"({enqueued_at!r}")
-        pipe.zscore(k.schedule, f"submit:{gen_id}")
-        flat, raw_passes, raw_vtime, raw_rates, rank, earlier, back_at = await pipe.execute()
-        now = time.time()
-        passes = {c.decode(): int(float(p)) for c, p in raw_passes.items()}
-        vtime = int(float(raw_vtime or 0))
-        active = {
-            flat[i].decode(): (int(float(flat[i + 1])), int(flat[i + 2])) for i in range(0, len(flat), 3)
-        }
-        rates = {name.decode(): arrival_rate(raw.decode(), now) for name, raw in raw_rates.items()}
-
-        def lane(name: str) -> Lane:
-            pass_, queued = active.get(name, (max(vtime, passes.get(name, 0)), 0))
-            stride = STRIDE // self._weight_of.get(name, 1)
-            return Lane(name, pass_, stride, queued, rates.get(name, 0.0))
-
-        names = set(active) | {n for n, r in rates.items() if r > 1e-3}
-        return Snapshot(
-            own=lane(client),
-            rank=int(rank) if rank is not None else int(earlier),
-            others=[lane(n) for n in sorted(names - {client})],
-            back_at=float(back_at) if rank is None and back_at is not None else None,
-        )
-
-
-def arrival_rate(raw: str, now: float) -> float:
-    """Arrivals per second from the decaying count `ENQUEUE_LUA` keeps: the count over its time constant,
-    corrected for a client seen for less than that (but never for less than a quarter of it, so one early
-    job does not read as a flood)."""
-    count, at, first = (float(x) for x in raw.split())
-    decayed = count * math.exp(-max(0.0, now - at) / RATE_TAU_S)
-    seen = max(now - first, RATE_TAU_S / 4)
-    return decayed / (RATE_TAU_S * (1 - math.exp(-seen / RATE_TAU_S)))
+    async def lanes(self, pipe: Pipeline) -> None:
+        """Queue, on `pipe`, the read of every client with waiting jobs: name, pass, queue length, ..."""
+        await self._lanes(keys=[self.keys.queue_clients], args=[self.keys.queue_prefix], client=pipe)

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from service.breaker import BreakerState
-from service.eta import ahead_of, eta, next_slot, position
-from service.fairqueue import STRIDE, Lane
+from service.eta import Lane, ahead_of, eta, next_slot, position
+from service.fairqueue import STRIDE
 from service.ratelimit import BudgetState
 
 NOW = 1_700_000_000.0
