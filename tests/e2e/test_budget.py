@@ -56,6 +56,15 @@ def queue_jobs(stack: Stack, jobs: list[tuple[str, str]]) -> dict[str, tuple[str
     return {request_id: (gen_id, client) for request_id, (gen_id, client, _) in made.items()}
 
 
+def post_jobs(client: httpx.Client, count: int) -> list[str]:
+    """POST `count` generations through the gateway; their ids."""
+    body = {"customModelId": ROUTER_MODEL_ID}
+    return [
+        client.post("/v1/generations", json=body | {"prompt": f"router {i}"}).json()["id"]
+        for i in range(count)
+    ]
+
+
 def generates(stack: Stack) -> list[dict[str, Any]]:
     return sorted((r for r in stack.emu_requests() if r["endpoint"] == "generate"), key=lambda r: r["at"])
 
@@ -105,12 +114,7 @@ def test_a_429_holds_every_worker_for_the_time_firefly_gives(workdir: Path) -> N
             fault = {"endpoint": "generate", "status": 429, "count": 1, "retryAfterS": 4}
             assert emu.post("/_emulator/faults", json=fault).status_code == 200
         with stack.client() as client:
-            ids = [
-                client.post(
-                    "/v1/generations", json={"prompt": f"router {i}", "customModelId": ROUTER_MODEL_ID}
-                ).json()["id"]
-                for i in range(6)
-            ]
+            ids = post_jobs(client, 6)
             done = [wait_terminal(client, gen_id, 60)["status"] for gen_id in ids]
 
         assert done == ["succeeded"] * 6
@@ -135,12 +139,7 @@ def test_30s_of_503s_open_the_breaker_and_no_job_fails(workdir: Path) -> None:
             assert emu.post("/_emulator/faults", json=fault).status_code == 200
         outage_ends = time.time() + 30
         with stack.client() as client:
-            ids = [
-                client.post(
-                    "/v1/generations", json={"prompt": f"router {i}", "customModelId": ROUTER_MODEL_ID}
-                ).json()["id"]
-                for i in range(12)
-            ]
+            ids = post_jobs(client, 12)
             ready = _readyz_when_degraded(url, 15)
             assert ready.status_code == 200
             assert "Circuit breaker open" in ready.json()["detail"]
@@ -172,12 +171,7 @@ def _readyz_when_degraded(url: str, timeout_s: float) -> httpx.Response:
 def test_jobs_queued_longer_than_the_maximum_fail_retryably(workdir: Path) -> None:
     env = {"FFGATE_UPSTREAM_RPM": "1", "FFGATE_MAX_QUEUE_S": "3"}
     with running_stack(workdir, **env) as stack, stack.client() as client:
-        ids = [
-            client.post(
-                "/v1/generations", json={"prompt": f"router {i}", "customModelId": ROUTER_MODEL_ID}
-            ).json()["id"]
-            for i in range(3)
-        ]
+        ids = post_jobs(client, 3)
         done = [wait_terminal(client, gen_id, 30) for gen_id in ids]
 
         assert sorted(d["status"] for d in done) == ["failed", "failed", "succeeded"]
