@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ffgate-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight bench-notify bench-submit redis
+.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget redis
 
 install: $(STAMP)
 
@@ -59,3 +59,6 @@ bench-notify: install redis
 
 bench-submit: install redis
 	$(BIN)/python bench/submit_overhead.py
+
+bench-budget: install redis
+	$(BIN)/python bench/budget.py

@@ -26,11 +26,12 @@ import redis.asyncio as aioredis
 
 from service.api_keys import AUTHENTICATE, ApiKeys, Caller
 from service.auth import UNKNOWN_KEY, Credentials, Principal, admit
+from service.client_limits import seconds_to_utc_midnight, utc_day
 from service.errors import QuotaExceeded, Unauthorized
+from service.fairqueue import ENQUEUE_LUA
 from service.idempotency import IDEMPOTENCY_TTL_S, IdempotencyKey, different_body
 from service.jobs import Record, utcnow
 from service.keys import Keys
-from service.ratelimit import seconds_to_utc_midnight, utc_day
 
 SCOPE = "generate"
 QUOTA_TTL_S = 2 * 24 * 3600
@@ -39,10 +40,12 @@ QUOTA_TTL_S = 2 * 24 * 3600
 # ARGV: 1 client id ('' = authenticate), 2-5 `authenticate` arguments, 6 daily quota (-1: none), 7 job id,
 #       8 images, 9 due time, 10 fingerprint, 11 index TTL, 12 record (JSON), 13 images-today key, 14 index
 #       key, 15 idempotency key ('': none), 16 idempotency TTL, 17 quota TTL, 18 scope, 19 delivery key
-#       prefix when a `generation.queued` webhook is due ('': none), 20 the workers' wake channel.
+#       prefix when a `generation.queued` webhook is due ('': none), 20 the workers' wake channel, 21 the
+#       prefix of the clients' fair queues (service.fairqueue). KEYS 4-7: the fair queue's shared keys.
 # Keys 13-15 are templates: '{c}' stands for the client id, known only here when authenticating.
 _ADMIT = (
     AUTHENTICATE
+    + ENQUEUE_LUA
     + """
 local function key(template, client)
   local at = string.find(template, '{c}', 1, true)
@@ -82,7 +85,7 @@ for name, value in pairs(cjson.decode(ARGV[12])) do
   fields[#fields + 1] = value
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', KEYS[2], ARGV[9], 'submit:' .. ARGV[7])
+enqueue(ARGV[21], KEYS[4], KEYS[5], KEYS[6], KEYS[7], client, ARGV[7], ARGV[9], tonumber(ARGV[9]), true)
 if ARGV[19] ~= '' then  -- the job asked for `generation.queued`: its delivery is created with the job
   local wid = 'msg_' .. ARGV[7] .. '_1'
   redis.call('HSET', ARGV[19] .. wid, 'genId', ARGV[7], 'event', 'generation.queued', 'attempt', '0',
@@ -125,6 +128,12 @@ class Admission:
         """Queue the job if `who` may; returns the principal and the new record, or the id of the job this
         idempotency key created earlier (nothing is written then)."""
         keys = [self._keys.generation(gen_id), self._keys.schedule]
+        fair = [
+            self._keys.queue_clients,
+            self._keys.queue_passes,
+            self._keys.queue_vtime,
+            self._keys.queue_rates,
+        ]
         if isinstance(who, Principal):
             keys.append(keys[0])
             auth_args = ["", "", "", ""]
@@ -136,7 +145,8 @@ class Admission:
             apikey, auth_args = self._api_keys.auth_args(digest)
             keys.append(apikey)
             client_id, quota = "", None
-        now = utcnow()
+        keys += fair
+        now, due = utcnow(), time.time()
         record = {
             "id": gen_id,
             "state": "queued",
@@ -147,6 +157,7 @@ class Admission:
             "metadata": json.dumps(metadata, separators=(",", ":")) if metadata is not None else "",
             "warnings": json.dumps(warnings),
             "seq": "1",
+            "enqueuedAt": repr(due),
         }
         events: list[str] = []
         if webhook is not None:
@@ -160,7 +171,7 @@ class Admission:
                 -1 if quota is None else quota,
                 gen_id,
                 images,
-                time.time(),
+                due,
                 idempotency.fingerprint if idempotency else "",
                 self._index_ttl_s,
                 json.dumps(record, separators=(",", ":")),
@@ -172,6 +183,7 @@ class Admission:
                 SCOPE,
                 self._keys.delivery("") if "generation.queued" in events else "",
                 self._keys.wake,
+                self._keys.queue_prefix,
             ],
         )
         outcome, detail, found = reply[0].decode(), reply[1].decode(), reply[2:]

@@ -23,10 +23,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from service.client_limits import SLIDING_WINDOW, RateLimitState
 from service.config import Settings
 from service.errors import ServiceUnavailable
 from service.keys import Keys
-from service.ratelimit import SLIDING_WINDOW, RateLimitState
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from pydantic import SecretStr
 
 from service.api_clients import SCOPES
 from service.api_keys import ApiKeys, Caller
+from service.client_limits import RateLimitState
 from service.errors import Forbidden, RateLimited, Unauthorized
 from service.middleware import add_response_headers
-from service.ratelimit import RateLimitState
 
 ADMIN_CLIENT_ID = "admin"
 UNKNOWN_KEY = "Unknown or revoked API key."

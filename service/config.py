@@ -36,6 +36,28 @@ class Settings(BaseSettings):
     token_refresh_margin_s: int = Field(300, description="Refresh the IMS token this long before it expires.")
     upstream_rpm: int = Field(4, ge=0, description="The Adobe org's requests per minute (0: no limit).")
     upstream_rpd: int = Field(9000, ge=0, description="The Adobe org's requests per day (0: no limit).")
+    upstream_burst: int = Field(
+        1, ge=1, description="Submits sent back to back; 1 spaces them evenly, 60/RPM seconds apart."
+    )
+    upstream_poll_rpm: int = Field(
+        0, ge=0, description="Status polls and model listings per minute, a budget of their own (0: none)."
+    )
+    upstream_polls_count: bool = Field(
+        False, description="Polls and listings draw from the RPM/RPD budget too (Adobe does not say)."
+    )
+    client_weights: Annotated[dict[str, int], NoDecode] = Field(
+        {}, description="`client=weight,...`: a client's share of the budget while jobs wait (default 1)."
+    )
+    max_queue_s: int = Field(
+        86400, ge=0, description="A job not sent to Firefly this long after it was queued fails (0: never)."
+    )
+    breaker_failures: int = Field(
+        5, ge=1, description="Failed submits (5xx, unreachable, timeout) in a row that open the breaker."
+    )
+    breaker_window_s: float = Field(60.0, gt=0, description="...counted only within this many seconds.")
+    breaker_cooldown_s: float = Field(
+        15.0, gt=0, description="An open breaker sends nothing this long, then lets one probe through."
+    )
 
     # --- gateway --------------------------------------------------------------------------------
     admin_key: SecretStr | None = Field(None, description="Bootstrap API key with every scope.")
@@ -122,6 +144,21 @@ class Settings(BaseSettings):
     def _split_cidrs(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("client_weights", mode="before")
+    @classmethod
+    def _split_weights(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [part.strip().rpartition("=") for part in value.split(",") if part.strip()]
+            return {name.strip(): weight.strip() for name, _, weight in pairs}
+        return value
+
+    @field_validator("client_weights")
+    @classmethod
+    def _positive_weights(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(not name or weight < 1 for name, weight in value.items()):
+            raise ValueError("give each client as `name=weight` with a weight of at least 1")
         return value
 
     @property

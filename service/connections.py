@@ -1,5 +1,6 @@
 """The connections every ffgate process opens once: Redis (async, and sync for RQ), the upstream HTTP
-client, the RQ queue, the job store and the Firefly client. The gateway and the worker extend it."""
+client, the RQ queue, the job store, the Firefly client and the fair queue. The gateway and the worker
+extend it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from redis import Redis as SyncRedis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from service.breaker import Breaker
 from service.config import Settings
+from service.fairqueue import FairQueue
 from service.firefly import Firefly
 from service.jobs import JobStore
 from service.keys import Keys
@@ -27,6 +30,7 @@ class Connections:
     queue: Queue
     jobs: JobStore
     firefly: Firefly | None  # None until the Adobe credential is configured
+    fairqueue: FairQueue | None  # the queued jobs, the budget and the breaker of that credential
 
     @classmethod
     def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Connections:
@@ -41,6 +45,11 @@ class Connections:
             limits=httpx.Limits(max_connections=http_connections, max_keepalive_connections=http_connections),
             follow_redirects=False,
         )
+        firefly = Firefly(settings, aredis, http) if settings.has_credentials else None
+        fairqueue = None
+        if firefly is not None:
+            breaker = Breaker(aredis, keys, firefly.tokens.client_id, settings)
+            fairqueue = FairQueue(aredis, keys, firefly.budget, breaker, settings.client_weights)
         return cls(
             settings=settings,
             keys=keys,
@@ -49,7 +58,8 @@ class Connections:
             http=http,
             queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
             jobs=JobStore(aredis, keys, settings.result_ttl_s),
-            firefly=Firefly(settings, aredis, http) if settings.has_credentials else None,
+            firefly=firefly,
+            fairqueue=fairqueue,
         )
 
     async def aclose(self) -> None:

@@ -32,11 +32,13 @@ from service.errors import (
     UpstreamUnavailable,
 )
 from service.keys import Keys
+from service.ratelimit import UpstreamBudget
 
 log = logging.getLogger(__name__)
 
 LOCK_TTL_MS = 15_000
 LOCK_WAIT_S = 15.0
+LISTING_WAIT_S = 5.0  # a listing (inside a client's request) waits this long for the reads budget at most
 
 _RELEASE_IF_OWNER = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -161,12 +163,27 @@ class TokenCustody:
 
 
 class Firefly:
-    """Firefly calls with auth headers, one retry after a 401, and errors translated into ours."""
+    """Firefly calls with auth headers, one retry after a 401, and errors translated into ours.
+
+    Submits spend `budget`, which the dispatch script takes before the call. Status calls and model
+    listings spend `reads`: the main budget when FFGATE_UPSTREAM_POLLS_COUNT is set, else a budget of
+    their own (FFGATE_UPSTREAM_POLL_RPM, 0: unlimited), so polling can never starve submits. A 429
+    from Firefly pauses the budget the call drew from, for every process.
+    """
 
     def __init__(self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient) -> None:
         self._settings = settings
         self._http = http
         self.tokens = TokenCustody(settings, redis, http)
+        keys, cred = Keys(settings.redis_prefix), self.tokens.client_id
+        self.budget = UpstreamBudget(
+            redis, keys, cred, settings.upstream_rpm, settings.upstream_rpd, settings.upstream_burst
+        )
+        self.reads = (
+            self.budget
+            if settings.upstream_polls_count
+            else UpstreamBudget(redis, keys, cred, settings.upstream_poll_rpm, 0, reads=True)
+        )
 
     async def list_models(self, published_state: str, request_id: str) -> list[dict[str, Any]]:
         """Every page of `GET /v3/custom-models`, merged."""
@@ -175,7 +192,7 @@ class Firefly:
         while True:
             params = {"publishedState": published_state, "start": str(start), "limit": str(limit)}
             url = f"{self._settings.firefly_base}/v3/custom-models"
-            body = _json(await self._call("GET", url, request_id, params=params))
+            body = _json(await self._read("GET", url, request_id, LISTING_WAIT_S, params=params))
             page = body.get("custom_models") or []
             items.extend(page)
             total = int(body.get("total_count") or 0)
@@ -187,19 +204,49 @@ class Firefly:
     async def submit(self, request: dict[str, Any], request_id: str) -> Accepted:
         url = f"{self._settings.firefly_base}/v3/images/generate-async"
         headers = {"x-model-version": self._settings.model_version}
-        body = _json(await self._call("POST", url, request_id, json=request, headers=headers))
+        response = await self._call(
+            "POST", url, request_id, json=request, headers=headers, budget=self.budget
+        )
+        body = _json(response)
         try:
             return Accepted(str(body["jobId"]), str(body["statusUrl"]), str(body["cancelUrl"]))
         except KeyError as exc:
             raise UpstreamUnavailable(f"Firefly accepted the job without {exc.args[0]}") from None
 
     async def status(self, status_url: str, request_id: str) -> dict[str, Any]:
-        return _json(await self._call("GET", status_url, request_id))
+        """Raises UpstreamRateLimited at once, without a request, when the reads budget is spent."""
+        return _json(await self._read("GET", status_url, request_id, 0.0))
 
     async def cancel(self, cancel_url: str, request_id: str) -> None:
         await self._call("PUT", cancel_url, request_id)
 
-    async def _call(self, method: str, url: str, request_id: str, **kwargs: Any) -> httpx.Response:
+    async def _read(
+        self, method: str, url: str, request_id: str, max_wait_s: float, **kwargs: Any
+    ) -> httpx.Response:
+        """A call that spends the reads budget, waiting for it up to `max_wait_s`."""
+        member = f"read-{secrets.token_hex(6)}"
+        deadline = time.monotonic() + max_wait_s
+        while (wait := await self.reads.acquire(member)) > 0:
+            if time.monotonic() + wait > deadline:
+                raise UpstreamRateLimited(
+                    "ffgate's own budget for Firefly status calls and listings is spent",
+                    retry_after_s=wait,
+                    level="ffgate",
+                )
+            await asyncio.sleep(wait)
+        try:
+            return await self._call(method, url, request_id, budget=self.reads, **kwargs)
+        finally:
+            await self.reads.settle(member)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        request_id: str,
+        budget: UpstreamBudget | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         extra_headers: dict[str, str] = kwargs.pop("headers", {})
         for attempt in (1, 2):
             token = await self.tokens.get()
@@ -224,7 +271,13 @@ class Firefly:
                 log.warning("Firefly refused the IMS token (401); fetching a new one")
                 await self.tokens.invalidate(token)
                 continue
-            _raise_for_status(response)
+            try:
+                _raise_for_status(response)
+            except UpstreamRateLimited as exc:
+                log.warning("Firefly 429 (level %s); pausing for %.1fs", exc.level, exc.retry_after_s)
+                if budget is not None:
+                    await budget.pause(exc.retry_after_s)
+                raise
             return response
         raise UpstreamAuthError("Firefly refused a freshly fetched IMS token", upstream_status=401)
 

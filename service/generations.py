@@ -22,6 +22,7 @@ from service.admission import SCOPE
 from service.auth import Credentials, Principal, authenticate
 from service.deps import Runtime
 from service.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from service.eta import queue_info
 from service.idempotency import IdempotencyKey
 from service.jobs import Record
 from service.schemas import DeliveryAttempt, Generation, GenerationRequest
@@ -193,6 +194,8 @@ async def cancel(rt: Runtime, principal: Principal, gen_id: str) -> Record:
     if record.terminal:
         raise Conflict(f"Generation '{gen_id}' is already {record.status}.")
     done, before = await rt.jobs.transition(gen_id, allowed=("queued",), to="canceled")
+    if done and rt.fairqueue is not None:
+        await rt.fairqueue.remove(record.client_id, gen_id)
     if not done:
         done, before = await rt.jobs.transition(
             gen_id, allowed=("sending", "submitted", "running"), fields={"cancelRequested": "1"}
@@ -223,7 +226,8 @@ async def event_stream(
             record = await owned(rt, principal, gen_id)
             if record.seq > after:
                 after = record.seq
-                data = Generation.from_record(record, base_url).model_dump_json()
+                queue = await queue_info(rt.fairqueue, record)
+                data = Generation.from_record(record, base_url, queue).model_dump_json()
                 yield f"id: {record.seq}\nevent: {record.status}\ndata: {data}\n\n"
             if record.terminal or await disconnected():
                 return

@@ -3,23 +3,24 @@
 A record is one hash, `gen:<id>`. Its internal `state` is one of
 
     queued -> sending -> submitted -> running -> succeeded | failed | canceled
-       |         |  \\-> queued (transient upstream error, retried later)
+       |         |  \\-> queued (429, or a transient upstream error: retried later)
        |         \\---> failed (Firefly refused it, or the outcome of the POST is unknown)
-       \\-> canceled (cancel before it left the queue)
+       \\-> canceled (cancel before it left the queue) | failed (queued longer than FFGATE_MAX_QUEUE_S)
 
-`sending` means a worker is POSTing it to Firefly right now; clients see it as `queued`. Every change goes
-through one Lua script, so two processes can never both move a job (a poll result racing a cancel, two
-workers claiming one submit). A change of the public status bumps `seq` and is published on `events:<id>`.
+`sending` means a worker is POSTing it to Firefly right now; clients see it as `queued`. Every change of
+the public status goes through one Lua script (`_TRANSITION`), so two processes can never both move a job (a
+poll result racing a cancel, two workers claiming one submit); queued <-> sending, which clients never see,
+are made by the fair queue's scripts (service.fairqueue). A change of the public status bumps `seq` and is
+published on `events:<id>`.
 
-Work lives in one sorted set, `schedule`, scored by when it is due: `submit:<id>` for a job to send to
-Firefly (due at once when created, later after a back-off or while the budget is spent), `poll:<id>` for a
-job Firefly holds. A worker that claims an entry pushes its score one lease ahead, so the entry comes back by
-itself if that worker dies: a non-terminal job always has an entry, or is being handled under a lease.
-Submits do not go through RQ: RQ costs ~57 Redis commands and milliseconds of CPU per job, the schedule
-one round trip, and it lets a worker send many submits concurrently on its event loop.
-
-A job is created (record + due `submit:` entry + the client's index entry, atomically) by service.admission,
-in the same Lua script that authenticates the caller and checks its quota and `Idempotency-Key`.
+A queued job waits in its client's queue (service.fairqueue), from which the workers' dispatchers take jobs
+in a fair order as the budget allows. Other work lives in one sorted set, `schedule`, scored by when it is
+due: `poll:<id>` for a job Firefly holds, `submit:<id>` for a job being sent (a lease) or waiting out a
+back-off, `deliver:<webhook-id>` for a webhook delivery. A worker that claims an entry pushes its score one
+lease ahead, so the entry comes back by itself if that worker dies: a non-terminal job is always in a queue,
+has an entry, or is being handled under a lease. A job is created (record, its client's queue, the client's
+listing index) by service.admission, in the same Lua script that authenticates the caller and checks its
+quota and `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class Record:
     error: dict[str, Any] | None = None
     cancel_requested: bool = False
     submit_attempts: int = 0
+    submit_failures: int = 0
+    enqueued_at: float | None = None
     poll_errors: int = 0
     polls: int = 0
     last_polled_at: float | None = None
@@ -161,6 +164,8 @@ class Record:
             error=json.loads(h["error"]) if h.get("error") else None,
             cancel_requested=h.get("cancelRequested") == "1",
             submit_attempts=int(h.get("submitAttempts", "0")),
+            submit_failures=int(h.get("submitFailures", "0")),
+            enqueued_at=num("enqueuedAt"),
             poll_errors=int(h.get("pollErrors", "0")),
             polls=int(h.get("polls", "0")),
             last_polled_at=num("lastPolledAt"),

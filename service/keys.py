@@ -97,6 +97,53 @@ class Keys:
     def upstream_pause(self, client_id: str) -> str:
         return f"{self.prefix}upstream:pause:{_digest(client_id)}"
 
+    def upstream_pace(self, client_id: str) -> str:
+        """When the next request may go if requests are spaced evenly (GCRA's theoretical arrival time)."""
+        return f"{self.prefix}upstream:pace:{_digest(client_id)}"
+
+    def upstream_reads_window(self, client_id: str) -> str:
+        """The separate budget of status polls and model listings (unless they count against the main one)."""
+        return f"{self.prefix}upstream:reads:{_digest(client_id)}"
+
+    def upstream_reads_pause(self, client_id: str) -> str:
+        return f"{self.prefix}upstream:reads-pause:{_digest(client_id)}"
+
+    def breaker(self, client_id: str) -> str:
+        """Circuit breaker of a credential: `openUntil`, `probeUntil`, `openedAt` (epoch ms), `reason`."""
+        return f"{self.prefix}upstream:breaker:{_digest(client_id)}"
+
+    def breaker_failures(self, client_id: str) -> str:
+        """Recent failed submits in a row (epoch ms), cleared by any answer from Firefly."""
+        return f"{self.prefix}upstream:failures:{_digest(client_id)}"
+
+    def queue(self, client: str) -> str:
+        """One API client's waiting jobs: generation ids scored by when they were queued (FIFO)."""
+        return f"{self.prefix}queue:{client}"
+
+    @property
+    def queue_prefix(self) -> str:
+        return self.queue("")
+
+    @property
+    def queue_clients(self) -> str:
+        """Clients with waiting jobs, scored by their virtual time (pass) in the fair order."""
+        return f"{self.prefix}queues"
+
+    @property
+    def queue_passes(self) -> str:
+        """Each client's pass when its queue last emptied, so leaving and rejoining gains nothing."""
+        return f"{self.prefix}queues:passes"
+
+    @property
+    def queue_vtime(self) -> str:
+        """The pass of the job dispatched last: where a client joining the fair order starts."""
+        return f"{self.prefix}queues:vtime"
+
+    @property
+    def queue_rates(self) -> str:
+        """Each client's recent arrival rate (decaying average), for ETAs: `<rate> <at>` per client."""
+        return f"{self.prefix}queues:rates"
+
 
 def _digest(value: str) -> str:
     # Key names show up in monitoring tools; the client id is not a secret, but it need not be spelled out.

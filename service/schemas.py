@@ -123,8 +123,14 @@ class GenerationRequest(_Strict):
 
 
 class QueueInfo(BaseModel):
-    position: int
-    etaSeconds: int
+    """Where a queued generation stands, computed when it is read."""
+
+    position: int = Field(
+        description="Generations that will be sent to Firefly before this one in the fair order (0: next)."
+    )
+    etaSeconds: int = Field(
+        description="Seconds until it is expected to be sent, from the Adobe org's budget and the jobs ahead."
+    )
 
 
 class Upstream(BaseModel):
@@ -171,7 +177,7 @@ class Generation(BaseModel):
     links: Links
 
     @classmethod
-    def from_record(cls, record: Record, base_url: str = "") -> Generation:
+    def from_record(cls, record: Record, base_url: str = "", queue: QueueInfo | None = None) -> Generation:
         self_url = f"{base_url}/v1/generations/{record.id}"
         return cls(
             id=record.id,
@@ -181,7 +187,7 @@ class Generation(BaseModel):
             completedAt=record.completed_at,
             request=record.request,
             metadata=record.metadata,
-            queue=None,
+            queue=queue,
             upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
             outputs=[Output.model_validate(o) for o in record.outputs],
             error=GenerationError.model_validate(record.error) if record.error else None,
@@ -318,7 +324,8 @@ class ModelList(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "degraded"]
+    detail: str | None = None
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The private Redis database of the service/worker unit tests (DB 8), and settings that point at it.
+"""The private Redis databases of the service/worker unit tests (DB 8; DB 7 for the fair queue's), and
+settings that point at them.
 
 The e2e stack claims DBs 9-15 for itself, so these tests and a concurrent e2e run never share keys.
 """
@@ -14,6 +15,7 @@ import redis.asyncio as aioredis
 from service.config import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/8"
+QUEUE_REDIS_URL = "redis://127.0.0.1:6379/7"
 PREFIX = "ffgate-test:"
 
 
@@ -43,9 +45,9 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def connect() -> AsyncIterator[aioredis.Redis]:
+async def connect(url: str = REDIS_URL) -> AsyncIterator[aioredis.Redis]:
     """One more client of the test database (another process, as far as the code under test can tell)."""
-    client = aioredis.Redis.from_url(REDIS_URL)
+    client = aioredis.Redis.from_url(url)
     try:
         yield client
     finally:
@@ -53,9 +55,9 @@ async def connect() -> AsyncIterator[aioredis.Redis]:
 
 
 @contextlib.asynccontextmanager
-async def flushed() -> AsyncIterator[aioredis.Redis]:
+async def flushed(url: str = REDIS_URL) -> AsyncIterator[aioredis.Redis]:
     """A client of the test database, which is empty before and emptied after."""
-    async with connect() as client:
+    async with connect(url) as client:
         await client.flushdb()
         try:
             yield client

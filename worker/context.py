@@ -16,8 +16,8 @@ import httpx
 from service.config import Settings
 from service.connections import Connections
 from service.errors import UpstreamAuthError
+from service.fairqueue import FairQueue
 from service.firefly import Firefly
-from service.ratelimit import UpstreamBudget
 from worker.planner import PollPlanner
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ T = TypeVar("T")
 @dataclass
 class WorkerContext(Connections):
     firefly: Firefly
-    budget: UpstreamBudget
+    fairqueue: FairQueue
     planner: PollPlanner
     webhook_http: httpx.AsyncClient  # its own pool and timeouts: receivers are not Firefly
 
@@ -42,20 +42,15 @@ def open_context(settings: Settings) -> WorkerContext:
         http_connections=settings.poll_concurrency,
         redis_connections=settings.poll_concurrency + 32,
     )
-    if conns.firefly is None:
+    if conns.firefly is None or conns.fairqueue is None:
         raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
-    firefly = conns.firefly
-    budget = UpstreamBudget(
-        conns.redis, conns.keys, firefly.tokens.client_id, settings.upstream_rpm, settings.upstream_rpd
-    )
     webhook_http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.webhook_timeout_s),
         limits=httpx.Limits(max_connections=settings.delivery_concurrency),
         follow_redirects=False,
     )
     return WorkerContext(
-        **(vars(conns) | {"firefly": firefly}),
-        budget=budget,
+        **(vars(conns) | {"firefly": conns.firefly, "fairqueue": conns.fairqueue}),
         planner=PollPlanner(settings),
         webhook_http=webhook_http,
     )

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from service.eta import queue_info
 from service.jobs import utcnow
 from service.schemas import Generation
 from service.webhooks import (
@@ -56,7 +57,8 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
     attempt += 1
     body = fields.get("body")
     if body is None:
-        data = Generation.from_record(record, (ctx.settings.public_base_url or "").rstrip("/"))
+        base = (ctx.settings.public_base_url or "").rstrip("/")
+        data = Generation.from_record(record, base, await queue_info(ctx.fairqueue, record))
         message = {"type": fields["event"], "timestamp": utcnow(), "data": data.model_dump(mode="json")}
         body = json.dumps(message, separators=(",", ":"))
         await ctx.redis.hset(key, "body", body)

@@ -1,7 +1,9 @@
-"""The dispatcher: every worker process runs one on its event loop. It claims due entries of the schedule
-(claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), sends due
-submits and asks Firefly for the status of many jobs concurrently, records what changed and plans the next
-look. No job holds a worker while it waits: a job in flight is one sorted-set entry.
+"""The poller: every worker process runs one on its event loop. It claims due entries of the schedule
+(claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), asks Firefly
+for the status of many jobs concurrently, records what changed and plans the next look; it also runs
+webhook deliveries and the `submit:` entries (leases run out, back-offs over), and starts the submit
+dispatcher (worker.dispatch) beside it. No job holds a worker while it waits: a job in flight is one
+sorted-set entry, a queued one a member of its client's queue.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,7 +21,8 @@ from service.jobs import Record
 from service.logs import set_request_id
 from worker.context import WorkerContext
 from worker.deliveries import deliver
-from worker.submit import error, fail, submit
+from worker.dispatch import Dispatcher
+from worker.submit import error, fail, resume
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +43,32 @@ class Poller:
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(
-            listen(self.ctx.redis, self.ctx.keys.wake, lambda _: self._wake.set(), self._wake.set)
-        )
+        dispatcher = Dispatcher(self.ctx, self._slots, self._spawn, self._stopping)
+
+        def woken(_: bytes | None = None) -> None:
+            self._wake.set()
+            dispatcher.wake.set()
+
+        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, woken, woken))
+        submits = asyncio.create_task(dispatcher.run())
         try:
             await self._dispatch()
         finally:
             listener.cancel()
+            submits.cancel()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a send as one of this worker's tasks, in a slot the caller has already taken."""
+        task = asyncio.create_task(self._guard(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except Exception:
+            # The job keeps its `submit:` lease, so it is looked at again once the lease runs out.
+            log.exception("sending a job failed")
 
     async def _dispatch(self) -> None:
         learn_at = 0.0
@@ -107,7 +130,7 @@ class Poller:
         kind, _, gen_id = member.partition(":")
         try:
             if kind == "submit":
-                await submit(self.ctx, gen_id)
+                await resume(self.ctx, gen_id)
             elif kind == "deliver" and slots is not None:
                 async with slots:
                     await deliver(self.ctx, gen_id)

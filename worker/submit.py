@@ -1,9 +1,12 @@
-"""Sending a queued generation to Firefly, and cancelling one Firefly holds.
+"""Sending a claimed generation to Firefly, what happens after each answer, and cancelling one Firefly holds.
 
 A POST to generate-async is never repeated once Firefly may have received it: a job found in `sending`
 (its worker died mid-POST) or whose POST timed out is failed with `upstream_outcome_unknown` rather than
 sent again, because Firefly has no idempotency key and a second POST would spend credits twice. A POST that
-provably did not reach Firefly (connection refused, 5xx, 429) is retried with back-off.
+provably did not reach Firefly is tried again: after a 429 at once from the front of its client's queue (the
+whole budget is paused meanwhile), after a 5xx once a back-off has passed. A job fails for 5xx only after
+`FFGATE_SUBMIT_MAX_ATTEMPTS` of them while the breaker was closed; while Firefly is down (breaker open) jobs
+stay queued, up to `FFGATE_MAX_QUEUE_S`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from service.errors import (
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamTimeout,
+    UpstreamUnavailable,
 )
+from service.fairqueue import Claim
+from service.jobs import Record
 from service.logs import set_request_id
 from worker.context import WorkerContext
 
@@ -28,75 +34,141 @@ def error(code: str, message: str, *, retryable: bool) -> dict[str, object]:
     return {"code": code, "message": message, "retryable": retryable}
 
 
-async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: dict[str, object]) -> None:
+async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: dict[str, object]) -> bool:
     done, _ = await ctx.jobs.transition(gen_id, allowed=allowed, to="failed", fields={"error": err})
     if done:
         log.info("generation %s failed: %s", gen_id, err["code"])
+    return done
 
 
-async def submit(ctx: WorkerContext, gen_id: str) -> None:
-    """Handle a due `submit:<id>` entry; every way out replaces or removes that entry."""
+async def send(ctx: WorkerContext, claim: Claim) -> None:
+    """POST a job the dispatcher claimed (its budget spent, its state `sending`) and record the answer."""
+    gen_id = claim.gen_id
+    record = await ctx.jobs.get(gen_id)
+    if record is None:
+        await ctx.jobs.unschedule(f"submit:{gen_id}")
+        return
+    set_request_id(record.request_id)
+    if claim.probe:
+        log.info("probing Firefly with %s (circuit breaker half-open)", gen_id)
+    try:
+        accepted = await ctx.firefly.submit(record.request, record.request_id)
+    except UpstreamError as exc:
+        # Timeouts and 5xx count against the breaker; any answer from Firefly clears it; IMS refusing our
+        # credentials is neither.
+        answered = None if isinstance(exc, UpstreamAuthError) else not _failure(exc)
+        await _settle(ctx, claim, answered, exc.detail)
+        await _refused(ctx, record, claim, exc)
+        return
+    await _settle(ctx, claim, True)
+    now = time.time()
+    delay = ctx.planner.next_delay(0.0, first=True)
+    await ctx.jobs.transition(
+        gen_id,
+        allowed=("sending",),
+        to="submitted",
+        fields={
+            "upstreamJobId": accepted.job_id,
+            "statusUrl": accepted.status_url,
+            "cancelUrl": accepted.cancel_url,
+            "submittedAt": repr(now),
+        },
+        schedule=f"poll:{now + delay}",
+    )
+    log.info("generation %s accepted by Firefly as %s", gen_id, accepted.job_id)
+    after = await ctx.jobs.get(gen_id)
+    if after is not None and after.cancel_requested and not after.terminal:
+        await cancel(ctx, gen_id)
+
+
+def _failure(exc: UpstreamError) -> bool:
+    return isinstance(exc, UpstreamUnavailable | UpstreamTimeout)
+
+
+async def _settle(ctx: WorkerContext, claim: Claim, answered: bool | None, reason: str = "") -> None:
+    await ctx.fairqueue.budget.settle(claim.budget_member)
+    if answered is None:
+        return
+    changed = await ctx.fairqueue.breaker.record(answered, probe=claim.probe, reason=reason)
+    if changed == "opened":
+        log.warning(
+            "circuit breaker opened after failed submits (%s); nothing is sent for %.0fs",
+            reason,
+            ctx.settings.breaker_cooldown_s,
+        )
+    elif changed == "reopened":
+        log.warning("the probe failed (%s); circuit breaker open again", reason)
+    elif changed == "closed":
+        log.info("the probe succeeded; circuit breaker closed")
+        await ctx.redis.publish(ctx.keys.wake, "submit")
+
+
+async def _refused(ctx: WorkerContext, record: Record, claim: Claim, exc: UpstreamError) -> None:
+    gen_id = record.id
+    if isinstance(exc, UpstreamRateLimited):
+        await ctx.fairqueue.requeue(gen_id, from_state="sending")
+    elif isinstance(exc, UpstreamTimeout):
+        await _outcome_unknown(ctx, gen_id, exc.detail)
+    elif isinstance(exc, UpstreamRejected):
+        await fail(ctx, gen_id, ("sending",), error(exc.code, exc.detail, retryable=False))
+    elif claim.probe:  # the breaker is open again and holds every job; this one keeps its place
+        await ctx.fairqueue.requeue(gen_id, from_state="sending")
+    else:  # unavailable (5xx / unreachable) or credentials refused: Firefly did not take it
+        failures = record.submit_failures + 1
+        if failures >= ctx.settings.submit_max_attempts:
+            code = "upstream_auth" if isinstance(exc, UpstreamAuthError) else "upstream_unavailable"
+            message = f"Gave up after {failures} failed attempts: {exc.detail}"
+            await fail(ctx, gen_id, ("sending",), error(code, message, retryable=True))
+            return
+        delay = ctx.settings.submit_retry_base_s * 2 ** (failures - 1)
+        log.warning("submit of %s failed (%s); retrying in %.0fs", gen_id, exc.detail, delay)
+        await ctx.jobs.transition(
+            gen_id,
+            allowed=("sending",),
+            to="queued",
+            fields={"submitFailures": str(failures)},
+            schedule=f"submit:{time.time() + delay}",
+        )
+
+
+async def resume(ctx: WorkerContext, gen_id: str) -> None:
+    """Handle a due `submit:<id>` entry: the lease of a claimed job ran out (its worker died before
+    Firefly's answer was recorded), or a job's back-off is over and it rejoins its client's queue."""
     record = await ctx.jobs.get(gen_id)
     if record is None or record.state not in ("queued", "sending"):
         await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
     set_request_id(record.request_id)
     if record.state == "sending":
-        # Its lease ran out: the worker that was sending it died before Firefly's answer was recorded.
         await _outcome_unknown(ctx, gen_id, "The worker sending this job stopped before Firefly answered")
-        return
-    wait_s = await ctx.budget.acquire()
-    if wait_s > 0:
-        await ctx.jobs.schedule("submit", gen_id, time.time() + wait_s)
-        return
-    attempt = record.submit_attempts + 1
-    claimed, _ = await ctx.jobs.transition(
-        gen_id, allowed=("queued",), to="sending", fields={"submitAttempts": str(attempt)}
-    )
-    if not claimed:  # canceled meanwhile (which removed the entry)
-        return
-    try:
-        accepted = await ctx.firefly.submit(record.request, record.request_id)
-    except UpstreamRateLimited as exc:
-        log.warning("Firefly 429 on submit (level %s); pausing for %.1fs", exc.level, exc.retry_after_s)
-        await ctx.budget.pause(exc.retry_after_s)
-        await _requeue(ctx, gen_id, exc.retry_after_s)
-    except UpstreamTimeout as exc:
-        await _outcome_unknown(ctx, gen_id, exc.detail)
-    except UpstreamRejected as exc:
-        await fail(ctx, gen_id, ("sending",), error(exc.code, exc.detail, retryable=False))
-    except UpstreamError as exc:  # unavailable (5xx / unreachable) or credentials refused: not taken
-        if attempt >= ctx.settings.submit_max_attempts:
-            code = "upstream_auth" if isinstance(exc, UpstreamAuthError) else "upstream_unavailable"
-            await fail(
-                ctx,
-                gen_id,
-                ("sending",),
-                error(code, f"Gave up after {attempt} attempts: {exc.detail}", retryable=True),
-            )
-        else:
-            delay = ctx.settings.submit_retry_base_s * 2 ** (attempt - 1)
-            log.warning("submit of %s failed (%s); retrying in %.0fs", gen_id, exc.detail, delay)
-            await _requeue(ctx, gen_id, delay)
+    elif _overdue(ctx, record):
+        await fail(ctx, gen_id, ("queued",), _queue_timeout(ctx))
     else:
-        now = time.time()
-        delay = ctx.planner.next_delay(0.0, first=True)
-        await ctx.jobs.transition(
-            gen_id,
-            allowed=("sending",),
-            to="submitted",
-            fields={
-                "upstreamJobId": accepted.job_id,
-                "statusUrl": accepted.status_url,
-                "cancelUrl": accepted.cancel_url,
-                "submittedAt": repr(now),
-            },
-            schedule=f"poll:{now + delay}",
-        )
-        log.info("generation %s accepted by Firefly as %s", gen_id, accepted.job_id)
-        after = await ctx.jobs.get(gen_id)
-        if after is not None and after.cancel_requested and not after.terminal:
-            await cancel(ctx, gen_id)
+        await ctx.fairqueue.requeue(gen_id, from_state="queued")
+
+
+async def expire_queued(ctx: WorkerContext) -> None:
+    """Fail the jobs queued longer than FFGATE_MAX_QUEUE_S (the oldest sit at the fronts of the queues)."""
+    max_s = ctx.settings.max_queue_s
+    if not max_s:
+        return
+    for client, gen_id in await ctx.fairqueue.waiting_since(time.time() - max_s):
+        await fail(ctx, gen_id, ("queued",), _queue_timeout(ctx))
+        # Failed now, or taken meanwhile by a dispatcher, or canceled: it has no business in the queue.
+        await ctx.fairqueue.remove(client, gen_id)
+
+
+def _overdue(ctx: WorkerContext, record: Record) -> bool:
+    max_s = ctx.settings.max_queue_s
+    return bool(max_s and record.enqueued_at and time.time() - record.enqueued_at > max_s)
+
+
+def _queue_timeout(ctx: WorkerContext) -> dict[str, object]:
+    message = (
+        f"Not sent to Firefly within {ctx.settings.max_queue_s}s of being queued (the Adobe org's budget "
+        "was spent, or Firefly was unavailable). Submit it again if you still need it."
+    )
+    return error("queue_timeout", message, retryable=True)
 
 
 async def _outcome_unknown(ctx: WorkerContext, gen_id: str, why: str) -> None:
@@ -105,12 +177,6 @@ async def _outcome_unknown(ctx: WorkerContext, gen_id: str, why: str) -> None:
         "twice. Submit it again if you still need it."
     )
     await fail(ctx, gen_id, ("sending",), error("upstream_outcome_unknown", message, retryable=True))
-
-
-async def _requeue(ctx: WorkerContext, gen_id: str, delay_s: float) -> None:
-    await ctx.jobs.transition(
-        gen_id, allowed=("sending",), to="queued", schedule=f"submit:{time.time() + delay_s}"
-    )
 
 
 async def cancel(ctx: WorkerContext, gen_id: str) -> None:

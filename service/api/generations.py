@@ -9,7 +9,9 @@ from fastapi.responses import StreamingResponse
 
 from service import generations
 from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
+from service.eta import queue_info
 from service.idempotency import REPLAYED_HEADER
+from service.jobs import Record
 from service.logs import current_request_id
 from service.schemas import DeliveryList, Generation, GenerationList, GenerationRequest, problem_responses
 
@@ -30,6 +32,12 @@ IdempotencyKey = Annotated[
 
 def _base(runtime: RuntimeDep) -> str:
     return (runtime.settings.public_base_url or "").rstrip("/")
+
+
+async def _present(runtime: RuntimeDep, record: Record) -> Generation:
+    """The generation as clients see it: with its place and ETA while it waits in the fair queue."""
+    queue = await queue_info(runtime.fairqueue, record)
+    return Generation.from_record(record, _base(runtime), queue)
 
 
 @router.post(
@@ -69,7 +77,7 @@ async def create_generation(
         headers["Preference-Applied"] = f"wait={wait}"
         if record.terminal:
             code = status.HTTP_200_OK
-    generation = Generation.from_record(record, _base(runtime))
+    generation = await _present(runtime, record)
     headers["Location"] = generation.links.self
     if replayed:
         headers[REPLAYED_HEADER] = "true"
@@ -93,8 +101,7 @@ async def list_generations(
     (even none) and still have a next one.
     """
     records, next_cursor = await generations.list_own(runtime, principal, status, limit, cursor)
-    base = _base(runtime)
-    return GenerationList(items=[Generation.from_record(r, base) for r in records], nextCursor=next_cursor)
+    return GenerationList(items=[await _present(runtime, r) for r in records], nextCursor=next_cursor)
 
 
 def preferred_wait(prefer: str | None, limit: int) -> int | None:
@@ -120,7 +127,7 @@ async def get_generation(
         record = await generations.wait_for_change(runtime, principal, genId, wait, since)
     else:
         record = await generations.owned(runtime, principal, genId)
-    return Generation.from_record(record, _base(runtime))
+    return await _present(runtime, record)
 
 
 @router.post(
@@ -133,7 +140,7 @@ async def cancel_generation(runtime: RuntimeDep, principal: Generator, genId: st
     """Cancel a generation: `canceled` at once if it never left the queue, else once Firefly confirms.
     409 if it is already terminal."""
     record = await generations.cancel(runtime, principal, genId)
-    return Generation.from_record(record, _base(runtime))
+    return await _present(runtime, record)
 
 
 @router.get(

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from service.api_keys import key_digest, new_api_key, new_webhook_secret, pepper_from
+from service.client_limits import RateLimitState
 from service.config import Settings
-from service.ratelimit import RateLimitState
 
 
 def test_the_pepper_is_the_setting_else_derived_from_the_admin_key() -> None:

@@ -350,3 +350,76 @@ async def test_transport_failures_are_translated(
 
     with pytest.raises(expected):
         await firefly_for(FakeFirefly(answer)).status(STATUS_URL, "req-1")
+
+
+# --- budgets: a 429 pauses the budget the call drew from; reads have their own (DB 7) -----------------------
+
+
+def firefly_on_db7(
+    qredis: aioredis.Redis,
+    http_factory: Callable[[Handler], httpx.AsyncClient],
+    upstream: FakeFirefly,
+    **s: Any,
+) -> Firefly:
+    settings = make_settings(
+        redis_url="redis://127.0.0.1:6379/7",
+        adobe_client_id="adobe-client-1",
+        adobe_client_secret=SECRET,
+        **s,
+    )
+    return Firefly(settings, qredis, http_factory(upstream))
+
+
+@pytest.mark.anyio
+async def test_a_429_on_status_holds_every_status_call_without_sending_it(
+    qredis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
+) -> None:
+    upstream = respond(429, {"message": "Too many requests"}, **{"retry-after": "17"})
+    firefly = firefly_on_db7(qredis, http_factory, upstream)
+    with pytest.raises(UpstreamRateLimited):
+        await firefly.status(STATUS_URL, "req-1")
+    other_process = firefly_on_db7(qredis, http_factory, upstream)
+
+    with pytest.raises(UpstreamRateLimited) as caught:
+        await other_process.status(STATUS_URL, "req-2")
+
+    assert caught.value.level == "ffgate"
+    assert 16 <= caught.value.retry_after_s <= 17
+    assert len(upstream.requests) == 1
+    assert await firefly.budget.acquire() == 0  # submits are not held by a status call's 429
+
+
+@pytest.mark.anyio
+async def test_a_429_on_submit_pauses_the_orgs_budget(
+    qredis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
+) -> None:
+    upstream = respond(429, {"message": "Too many requests"}, **{"retry-after": "9"})
+    firefly = firefly_on_db7(qredis, http_factory, upstream)
+    with pytest.raises(UpstreamRateLimited):
+        await firefly.submit({"prompt": "p"}, "req-1")
+    assert 8 <= await firefly.budget.acquire() <= 9
+
+
+@pytest.mark.anyio
+async def test_status_calls_spend_a_budget_of_their_own(
+    qredis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
+) -> None:
+    upstream = respond(200, {"status": "running"})
+    firefly = firefly_on_db7(qredis, http_factory, upstream, upstream_rpm=1, upstream_poll_rpm=2)
+    await firefly.status(STATUS_URL, "req-1")
+    await firefly.status(STATUS_URL, "req-2")
+    with pytest.raises(UpstreamRateLimited) as caught:
+        await firefly.status(STATUS_URL, "req-3")
+    assert caught.value.retry_after_s > 59
+    assert len(upstream.requests) == 2
+    assert await firefly.budget.acquire() == 0  # the org's budget for submits is untouched
+
+
+@pytest.mark.anyio
+async def test_status_calls_can_be_made_to_count_against_the_orgs_budget(
+    qredis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
+) -> None:
+    upstream = respond(200, {"status": "running"})
+    firefly = firefly_on_db7(qredis, http_factory, upstream, upstream_rpm=2, upstream_polls_count=True)
+    await firefly.status(STATUS_URL, "req-1")
+    assert await firefly.budget.acquire() == pytest.approx(30, abs=0.1)  # paced: one per 30 s

@@ -82,7 +82,7 @@ async def schedule_of(redis: aioredis.Redis) -> dict[str, float]:
     return {member.decode(): score for member, score in entries}
 
 
-async def test_create_writes_the_record_and_a_submit_due_now(
+async def test_create_writes_the_record_and_queues_it_for_its_client(
     redis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     before = time.time()
@@ -94,10 +94,11 @@ async def test_create_writes_the_record_and_a_submit_due_now(
     assert record.created_at == record.updated_at
     assert record.completed_at is None
     assert await redis.ttl(KEYS.generation("g1")) == -1  # an active job never expires
-    schedule = await schedule_of(redis)
-    assert list(schedule) == ["submit:g1"]
-    assert before <= schedule["submit:g1"] <= time.time()
-    assert await store.claim_due(10, 30) == ["submit:g1"]
+    assert record.enqueued_at is not None
+    assert before <= record.enqueued_at <= time.time()
+    assert await redis.zrange(KEYS.queue("svc-a"), 0, -1, withscores=True) == [(b"g1", record.enqueued_at)]
+    assert await redis.zrange(KEYS.queue_clients, 0, -1) == [b"svc-a"]
+    assert await schedule_of(redis) == {}  # a queued job waits in its client's queue, not the schedule
 
 
 async def test_get_of_an_unknown_id_is_none(store: AdmittingStore) -> None:
@@ -159,7 +160,7 @@ async def test_transition_applies_only_from_an_allowed_state(
     assert record is not None
     assert (record.state, record.seq, record.completed_at) == ("queued", 1, None)
     assert await redis.ttl(KEYS.generation("g1")) == -1
-    assert "submit:g1" in await schedule_of(redis)
+    assert await redis.zscore(KEYS.queue("svc-a"), "g1") is not None
 
     assert await store.transition("g1", allowed=("queued",), to="sending") == (True, "queued")
     assert await store.transition("g1", allowed=("queued",), to="sending") == (False, "sending")
@@ -234,7 +235,7 @@ async def test_a_terminal_transition_completes_expires_and_unschedules(
     await create(store)
     assert (await store.transition("g1", allowed="queued", to="submitted", schedule=f"poll:{time.time()}"))[0]
     await store.schedule("submit", "g1", time.time() + 5)  # a stray submit entry as well
-    await create(store, "other")
+    await store.schedule("submit", "other", time.time() + 5)
     assert set(await schedule_of(redis)) == {"poll:g1", "submit:g1", "submit:other"}
 
     assert await store.transition("g1", allowed=("submitted",), to=final) == (True, "submitted")

@@ -128,3 +128,43 @@ async def test_each_adobe_credential_has_its_own_budget(redis: aioredis.Redis) -
     assert await one.acquire() > 0
     await one.pause(10)
     assert await budget(redis, rpm=0, rpd=0, client_id="credential-two").acquire() == 0
+
+
+# Pacing, re-stamping and reading, on DB 7 (tests/redis_db.py).
+
+
+async def test_a_paced_budget_spaces_requests_evenly(qredis: aioredis.Redis) -> None:
+    paced = UpstreamBudget(qredis, KEYS, CLIENT_ID, rpm=120, rpd=0, burst=1)
+    assert await paced.acquire() == 0
+    assert await paced.acquire() == pytest.approx(0.5, abs=0.05)
+    await asyncio.sleep(0.5)
+    assert await paced.acquire() == 0
+
+
+async def test_a_burst_goes_back_to_back_then_paced(qredis: aioredis.Redis) -> None:
+    paced = UpstreamBudget(qredis, KEYS, CLIENT_ID, rpm=60, rpd=0, burst=3)
+    assert [await paced.acquire() for _ in range(3)] == [0, 0, 0]
+    assert await paced.acquire() == pytest.approx(1.0, abs=0.05)
+
+
+async def test_an_answer_restamps_the_request_in_the_window(qredis: aioredis.Redis) -> None:
+    limited = UpstreamBudget(qredis, KEYS, CLIENT_ID, rpm=1, rpd=0)
+    assert await limited.acquire("req-1") == 0
+    await asyncio.sleep(0.3)
+    await limited.settle("req-1")  # Firefly answered 0.3 s after the request left
+    assert await limited.acquire() == pytest.approx(60, abs=0.05)
+
+
+async def test_read_shows_the_window_pace_day_and_pause(qredis: aioredis.Redis) -> None:
+    paced = UpstreamBudget(qredis, KEYS, CLIENT_ID, rpm=60, rpd=100, burst=1)
+    sent_at = time.time()
+    assert await paced.acquire() == 0
+    await paced.pause(5)
+
+    state = await paced.read()
+
+    assert (state.rpm, state.rpd, state.burst, state.used_today) == (60, 100, 1, 1)
+    assert state.window == [pytest.approx(sent_at, abs=0.05)]
+    assert state.pace_at == pytest.approx(sent_at + 1, abs=0.05)
+    assert state.paused_until == pytest.approx(state.now + 5, abs=0.05)
+    assert state.next_midnight == pytest.approx(state.now + until_utc_midnight(), abs=1)

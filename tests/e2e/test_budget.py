@@ -1,0 +1,182 @@
+"""Spending the Adobe org's budget: fair shares across clients within the limit, honest ETAs, 429 pauses
+and the circuit breaker, with real workers and the emulator enforcing the same limit as Firefly would.
+
+Until per-client API keys land, the gateway has one key (admin), so the fairness test queues the jobs of
+three clients with `JobStore.create` from the test process, exactly as the gateway would for three keys;
+the workers, the budget and the emulator are what is under test there, not the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+
+from emulator.seed import ROUTER_MODEL_ID
+from service.jobs import JobStore
+from service.keys import Keys
+from tests.stack import Stack, running_stack, wait_terminal
+
+MINUTE = {"FFGATE_UPSTREAM_RPM": "60", "FFGATE_EMULATOR_RPM": "60"}
+
+
+def queue_jobs(stack: Stack, jobs: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Queue `(client, prompt)` jobs at once, as the gateway would; {request id: (generation id, client)}."""
+    made = {
+        uuid.uuid4().hex: (f"gen_test_{i:03d}", client, prompt) for i, (client, prompt) in enumerate(jobs)
+    }
+
+    async def create() -> None:
+        redis = aioredis.Redis.from_url(stack.env["FFGATE_REDIS_URL"])
+        store = JobStore(redis, Keys("ffgate:"), result_ttl_s=3600)
+        try:
+            await asyncio.gather(
+                *(
+                    store.create(
+                        gen_id=gen_id,
+                        client_id=client,
+                        request_id=request_id,
+                        request={"prompt": prompt, "customModelId": ROUTER_MODEL_ID},
+                        metadata=None,
+                        warnings=[],
+                    )
+                    for request_id, (gen_id, client, prompt) in made.items()
+                )
+            )
+        finally:
+            await redis.aclose()
+
+    asyncio.run(create())
+    return {request_id: (gen_id, client) for request_id, (gen_id, client, _) in made.items()}
+
+
+def post_jobs(client: httpx.Client, count: int) -> list[str]:
+    """POST `count` generations through the gateway; their ids."""
+    body = {"customModelId": ROUTER_MODEL_ID}
+    return [
+        client.post("/v1/generations", json=body | {"prompt": f"router {i}"}).json()["id"]
+        for i in range(count)
+    ]
+
+
+def generates(stack: Stack) -> list[dict[str, Any]]:
+    return sorted((r for r in stack.emu_requests() if r["endpoint"] == "generate"), key=lambda r: r["at"])
+
+
+def test_three_clients_share_60_a_minute_fairly_with_honest_etas(workdir: Path) -> None:
+    with running_stack(workdir, workers=2, **MINUTE) as stack:
+        jobs = [("client-a", f"router a{i}") for i in range(30)]
+        jobs += [("client-b", f"router b{i}") for i in range(30)] + [("client-c", "router c0")]
+        made = queue_jobs(stack, jobs)
+        # What each job was told right away: (read at, position, ETA)
+        told: dict[str, tuple[float, int, int]] = {}
+        with stack.client() as client:
+            for request_id, (gen_id, _) in made.items():
+                asked = time.time()
+                body = client.get(f"/v1/generations/{gen_id}").json()
+                if body["status"] == "queued":
+                    told[request_id] = ((asked + time.time()) / 2, *body["queue"].values())
+        deadline = time.monotonic() + 90
+        while len([r for r in generates(stack) if r["status"] == 202]) < len(made):
+            assert time.monotonic() < deadline, "not every job was sent within 90 s"
+            time.sleep(1)
+
+        sent = [r for r in generates(stack) if r["status"] == 202]
+        assert stack.emu_stats()["responses429"] == 0
+        assert len(sent) == len(made) == 61
+        times = [r["at"] for r in sent]
+        for start in times:  # no 60 s window holds more than the limit...
+            assert sum(start <= t < start + 60 for t in times) <= 60
+        # ...and while jobs waited, the limit was used (61 sends, 1 s apart: 60 s)
+        assert (len(times) - 1) / (times[-1] - times[0]) >= 0.9
+        clients = [made[r["requestId"]][1] for r in sent]
+        assert clients.index("client-c") <= 2  # the single job went within the first 3 slots
+        assert len(told) >= 55  # all but the few sent before they were read
+        order = [r["requestId"] for r in sent]
+        for request_id, (read_at, position, eta_s) in told.items():
+            # the position is how many were still to go before it (give or take a send during the read)
+            already = sum(t < read_at for t in times)
+            assert abs(already + position - order.index(request_id)) <= 1
+            # the ETA held: within 20%, or within the 1 s that `etaSeconds` is rounded to
+            actual = times[order.index(request_id)] - read_at
+            assert abs(eta_s - actual) <= max(0.2 * actual, 1.0), (position, eta_s, actual)
+
+
+def test_a_429_holds_every_worker_for_the_time_firefly_gives(workdir: Path) -> None:
+    with running_stack(workdir, workers=2, FFGATE_UPSTREAM_RPM="120") as stack:
+        with stack.emulator() as emu:
+            fault = {"endpoint": "generate", "status": 429, "count": 1, "retryAfterS": 4}
+            assert emu.post("/_emulator/faults", json=fault).status_code == 200
+        with stack.client() as client:
+            ids = post_jobs(client, 6)
+            done = [wait_terminal(client, gen_id, 60)["status"] for gen_id in ids]
+
+        assert done == ["succeeded"] * 6
+        calls = generates(stack)
+        refused = [r for r in calls if r["status"] == 429]
+        assert len(refused) == 1
+        after = [r["at"] for r in calls if r["at"] > refused[0]["at"]]
+        assert len(after) == 6  # the refused job went again, and no other went twice
+        assert min(after) >= refused[0]["at"] + 4  # from either worker
+
+
+def test_30s_of_503s_open_the_breaker_and_no_job_fails(workdir: Path) -> None:
+    env = {
+        "FFGATE_UPSTREAM_RPM": "120",
+        "FFGATE_BREAKER_FAILURES": "3",
+        "FFGATE_BREAKER_COOLDOWN_S": "5",
+    }
+    with running_stack(workdir, workers=2, **env) as stack:
+        url = stack.gateways["gateway"]
+        with stack.emulator() as emu:
+            fault = {"endpoint": "generate", "status": 503, "durationS": 30}
+            assert emu.post("/_emulator/faults", json=fault).status_code == 200
+        outage_ends = time.time() + 30
+        with stack.client() as client:
+            ids = post_jobs(client, 12)
+            ready = _readyz_when_degraded(url, 15)
+            assert ready.status_code == 200
+            assert "Circuit breaker open" in ready.json()["detail"]
+            during = client.get(f"/v1/generations/{ids[-1]}").json()
+            assert during["status"] == "queued"
+            assert during["queue"]["etaSeconds"] >= 1  # held back by the breaker, not sent
+
+            done = [wait_terminal(client, gen_id, 90) for gen_id in ids]
+
+        assert [d["status"] for d in done] == ["succeeded"] * 12, [d["error"] for d in done]
+        assert time.time() >= outage_ends
+        assert httpx.get(f"{url}/readyz").json() == {"status": "ok"}
+        calls = generates(stack)
+        failed = [r["at"] for r in calls if r["status"] == 503]
+        # 3 failures open it, then one probe per 5 s cool-down: nowhere near one per job per retry
+        assert 3 <= len(failed) <= 3 + 30 / 5 + 2
+        probes = failed[3:]
+        assert all(b - a >= 4.5 for a, b in itertools.pairwise(probes))
+
+
+def _readyz_when_degraded(url: str, timeout_s: float) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while (response := httpx.get(f"{url}/readyz")).json()["status"] != "degraded":
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.2)
+    return response
+
+
+def test_jobs_queued_longer_than_the_maximum_fail_retryably(workdir: Path) -> None:
+    env = {"FFGATE_UPSTREAM_RPM": "1", "FFGATE_MAX_QUEUE_S": "3"}
+    with running_stack(workdir, **env) as stack, stack.client() as client:
+        ids = post_jobs(client, 3)
+        done = [wait_terminal(client, gen_id, 30) for gen_id in ids]
+
+        assert sorted(d["status"] for d in done) == ["failed", "failed", "succeeded"]
+        for late in (d for d in done if d["status"] == "failed"):
+            assert late["error"]["code"] == "queue_timeout"
+            assert late["error"]["retryable"] is True
+            assert late["upstream"] is None
+        assert len(generates(stack)) == 1  # the budget's one request of the minute
