@@ -13,7 +13,7 @@ with bulk's backlog: more than the budget, so jobs wait the whole run. Every job
 the gateway right after it is queued; its actual start is when the emulator received its POST. The load
 goes on after the run until every job queued during it has been sent, so ETAs are measured under the
 conditions they were made in. Per-client API keys are not built yet, so jobs are queued with
-`JobStore.create` for four client ids, exactly as the gateway would for four keys.
+the admission script (service.admission) for four client ids, exactly as the gateway would for four keys.
 
     .venv/bin/python bench/budget.py [--minutes 5] [--rpm 120] [--warmup 60] [--bursty]
 """
@@ -38,8 +38,8 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emulator.seed import ROUTER_MODEL_ID
-from service.jobs import JobStore
 from service.keys import Keys
+from tests.admitting import AdmittingStore
 from tests.stack import ADMIN_KEY, Stack, running_stack
 
 
@@ -60,7 +60,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 class Load:
-    def __init__(self, store: JobStore, http: httpx.AsyncClient, measured: tuple[float, float]) -> None:
+    def __init__(self, store: AdmittingStore, http: httpx.AsyncClient, measured: tuple[float, float]) -> None:
         self.store = store
         self.http = http
         self.measured = measured  # jobs queued within this span (epoch s) are measured
@@ -111,7 +111,7 @@ async def run_load(
     stack: Stack, minutes: float, rpm: int, warmup_s: float, bursty: bool
 ) -> tuple[dict[str, Job], float, float]:
     redis = aioredis.Redis.from_url(stack.env["FFGATE_REDIS_URL"])
-    store = JobStore(redis, Keys("ffgate:"), result_ttl_s=3600)
+    store = AdmittingStore(redis, Keys("ffgate:"), result_ttl_s=3600)
     limits = httpx.Limits(max_connections=8)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     async with httpx.AsyncClient(

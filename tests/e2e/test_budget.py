@@ -1,9 +1,9 @@
 """Spending the Adobe org's budget: fair shares across clients within the limit, honest ETAs, 429 pauses
 and the circuit breaker, with real workers and the emulator enforcing the same limit as Firefly would.
 
-Until per-client API keys land, the gateway has one key (admin), so the fairness test queues the jobs of
-three clients with `JobStore.create` from the test process, exactly as the gateway would for three keys;
-the workers, the budget and the emulator are what is under test there, not the gateway.
+The fairness test queues the jobs of three clients with the admission script (service.admission) from the
+test process, exactly as the gateway does for three keys: the workers, the budget and the emulator are what
+is under test there, not the gateway.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from emulator.seed import ROUTER_MODEL_ID
-from service.jobs import JobStore
 from service.keys import Keys
+from tests.admitting import AdmittingStore
 from tests.stack import Stack, running_stack, wait_terminal
 
 MINUTE = {"FFGATE_UPSTREAM_RPM": "60", "FFGATE_EMULATOR_RPM": "60"}
@@ -34,7 +34,7 @@ def queue_jobs(stack: Stack, jobs: list[tuple[str, str]]) -> dict[str, tuple[str
 
     async def create() -> None:
         redis = aioredis.Redis.from_url(stack.env["FFGATE_REDIS_URL"])
-        store = JobStore(redis, Keys("ffgate:"), result_ttl_s=3600)
+        store = AdmittingStore(redis, Keys("ffgate:"), result_ttl_s=3600)
         try:
             await asyncio.gather(
                 *(

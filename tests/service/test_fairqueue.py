@@ -1,5 +1,6 @@
 """Fair dispatch (service/fairqueue.py) and the positions it reports (service/eta.py), on DB 7 of the real
-Redis: jobs of several API clients, as `JobStore.create` queues them, taken by the dispatch script."""
+Redis: jobs of several API clients, as the admission script (service.admission) queues them, taken by the
+dispatch script."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import redis.asyncio as aioredis
 from service.breaker import Breaker
 from service.eta import estimate
 from service.fairqueue import Claim, FairQueue
-from service.jobs import JobStore
 from service.keys import Keys
 from service.ratelimit import UpstreamBudget
+from tests.admitting import AdmittingStore
 from tests.redis_db import PREFIX, QUEUE_REDIS_URL, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -35,11 +36,11 @@ def fair_queue(redis: aioredis.Redis, *, rpm: int = 0, rpd: int = 0, **overrides
 
 
 @pytest.fixture
-def store(qredis: aioredis.Redis) -> JobStore:
-    return JobStore(qredis, KEYS, result_ttl_s=600)
+def store(qredis: aioredis.Redis) -> AdmittingStore:
+    return AdmittingStore(qredis, KEYS, result_ttl_s=600)
 
 
-async def queue_jobs(store: JobStore, client: str, count: int) -> list[str]:
+async def queue_jobs(store: AdmittingStore, client: str, count: int) -> list[str]:
     ids = [f"{client}-{i:03d}" for i in range(count)]
     for gen_id in ids:
         await store.create(
@@ -61,7 +62,7 @@ def client_of(gen_id: str) -> str:
 
 
 async def test_clients_take_turns_and_a_single_job_waits_at_most_one_slot(
-    qredis: aioredis.Redis, store: JobStore
+    qredis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     queue = fair_queue(qredis)
     await queue_jobs(store, "client-a", 30)
@@ -81,7 +82,7 @@ async def test_clients_take_turns_and_a_single_job_waits_at_most_one_slot(
 
 
 async def test_a_client_joining_behind_a_long_queue_goes_next(
-    qredis: aioredis.Redis, store: JobStore
+    qredis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     queue = fair_queue(qredis)
     await queue_jobs(store, "bulk", 500)
@@ -93,7 +94,7 @@ async def test_a_client_joining_behind_a_long_queue_goes_next(
     assert await drain(queue, limit=1) == ["z-light-000"]
 
 
-async def test_weights_share_the_slots_in_proportion(qredis: aioredis.Redis, store: JobStore) -> None:
+async def test_weights_share_the_slots_in_proportion(qredis: aioredis.Redis, store: AdmittingStore) -> None:
     queue = fair_queue(qredis, client_weights={"heavy": 3})
     await queue_jobs(store, "heavy", 60)
     await queue_jobs(store, "light", 60)
@@ -103,7 +104,9 @@ async def test_weights_share_the_slots_in_proportion(qredis: aioredis.Redis, sto
     assert first == {"heavy": 30, "light": 10}
 
 
-async def test_leaving_and_rejoining_gains_no_extra_turns(qredis: aioredis.Redis, store: JobStore) -> None:
+async def test_leaving_and_rejoining_gains_no_extra_turns(
+    qredis: aioredis.Redis, store: AdmittingStore
+) -> None:
     queue = fair_queue(qredis)
     await queue_jobs(store, "steady", 20)
     await queue_jobs(store, "z-hopper", 1)  # loses ties to "steady"
@@ -117,7 +120,7 @@ async def test_leaving_and_rejoining_gains_no_extra_turns(qredis: aioredis.Redis
 
 
 async def test_a_claim_moves_the_job_to_sending_under_a_lease(
-    qredis: aioredis.Redis, store: JobStore
+    qredis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     queue = fair_queue(qredis)
     await queue_jobs(store, "svc", 1)
@@ -137,7 +140,7 @@ async def test_a_claim_moves_the_job_to_sending_under_a_lease(
 
 
 async def test_a_requeued_job_goes_back_to_the_front_of_its_clients_queue(
-    qredis: aioredis.Redis, store: JobStore
+    qredis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     queue = fair_queue(qredis)
     await queue_jobs(store, "svc", 3)
@@ -151,7 +154,7 @@ async def test_a_requeued_job_goes_back_to_the_front_of_its_clients_queue(
 
 
 async def test_a_canceled_job_is_skipped_without_spending_budget(
-    qredis: aioredis.Redis, store: JobStore
+    qredis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     queue = fair_queue(qredis, rpm=10, rpd=100, upstream_burst=10)
     await queue_jobs(store, "svc", 2)
@@ -161,14 +164,14 @@ async def test_a_canceled_job_is_skipped_without_spending_budget(
     assert await qredis.zcard(KEYS.upstream_window(CREDENTIAL)) == 1
 
 
-async def test_nothing_waiting_spends_nothing(qredis: aioredis.Redis, store: JobStore) -> None:
+async def test_nothing_waiting_spends_nothing(qredis: aioredis.Redis, store: AdmittingStore) -> None:
     queue = fair_queue(qredis, rpm=1, rpd=1)
     assert await queue.dispatch(LEASE_S) is None
     await queue_jobs(store, "svc", 2)
     assert await drain(queue) == ["svc-000"]  # the budget's one request went to a job
 
 
-async def test_jobs_wait_for_the_paced_budget(qredis: aioredis.Redis, store: JobStore) -> None:
+async def test_jobs_wait_for_the_paced_budget(qredis: aioredis.Redis, store: AdmittingStore) -> None:
     queue = fair_queue(qredis, rpm=120, upstream_burst=1)  # one every 0.5 s
     await queue_jobs(store, "svc", 3)
 
@@ -181,7 +184,7 @@ async def test_jobs_wait_for_the_paced_budget(qredis: aioredis.Redis, store: Job
 
 
 async def test_an_open_breaker_holds_every_job_then_lets_one_probe_through(
-    qredis: aioredis.Redis, store: JobStore
+    qredis: aioredis.Redis, store: AdmittingStore
 ) -> None:
     queue = fair_queue(qredis, breaker_failures=2, breaker_cooldown_s=0.3)
     await queue_jobs(store, "svc", 3)
@@ -201,7 +204,9 @@ async def test_an_open_breaker_holds_every_job_then_lets_one_probe_through(
     assert await drain(queue) == ["svc-001", "svc-002"]
 
 
-async def test_positions_are_the_order_jobs_are_then_sent_in(qredis: aioredis.Redis, store: JobStore) -> None:
+async def test_positions_are_the_order_jobs_are_then_sent_in(
+    qredis: aioredis.Redis, store: AdmittingStore
+) -> None:
     queue = fair_queue(qredis, client_weights={"big": 2})
     ids = [
         *await queue_jobs(store, "big", 12),

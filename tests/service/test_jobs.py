@@ -12,11 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
-from service.admission import Admission
-from service.api_keys import ApiKeys
-from service.auth import Principal
-from service.jobs import JobStore
 from service.keys import Keys
+from tests.admitting import AdmittingStore
 from tests.redis_db import PREFIX
 
 pytestmark = pytest.mark.anyio
@@ -26,21 +23,9 @@ KEYS = Keys(PREFIX)
 REQUEST = {"prompt": "a lighthouse at dawn", "customModelId": "urn:aaid:sc:model-1", "numVariations": 2}
 
 
-class AdmittingStore(JobStore):
-    """The job store, with jobs created the way the gateway creates them (service.admission)."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        super().__init__(redis, KEYS, result_ttl_s=RESULT_TTL_S)
-        self._admission = Admission(redis, KEYS, ApiKeys(redis, KEYS, None), RESULT_TTL_S)
-
-    async def create(self, *, gen_id: str, client_id: str, images: int = 1, **fields: Any) -> None:
-        principal = Principal(client_id, frozenset({"generate"}))
-        await self._admission.admit(principal, gen_id=gen_id, images=images, idempotency=None, **fields)
-
-
 @pytest.fixture
 def store(redis: aioredis.Redis) -> AdmittingStore:
-    return AdmittingStore(redis)
+    return AdmittingStore(redis, KEYS, RESULT_TTL_S)
 
 
 @pytest.fixture
