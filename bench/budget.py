@@ -13,7 +13,8 @@ with bulk's backlog: more than the budget, so jobs wait the whole run. Every job
 the gateway right after it is queued; its actual start is when the emulator received its POST. The load
 goes on after the run until every job queued during it has been sent, so ETAs are measured under the
 conditions they were made in. Per-client API keys are not built yet, so jobs are queued with
-the admission script (service.admission) for four client ids, exactly as the gateway would for four keys.
+the admission script (ffgate.generations.admission) for four client ids, exactly as the gateway would for
+four keys.
 
     .venv/bin/python bench/budget.py [--minutes 5] [--rpm 120] [--warmup 60] [--bursty]
 """
@@ -38,7 +39,7 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emulator.seed import ROUTER_MODEL_ID
-from service.keys import Keys
+from ffgate.redis.keys import Keys
 from tests.admitting import AdmittingStore
 from tests.stack import ADMIN_KEY, Stack, running_stack
 

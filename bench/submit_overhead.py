@@ -6,7 +6,7 @@ path runs), creates an API client (limits high enough never to refuse, but count
 rounds with the same `wrk` settings (a Lua script sets the body, the key and a fresh `Idempotency-Key`):
 
   - `POST /v1/generations` with the client's key and an `Idempotency-Key`: auth, rate limit, scope, quota,
-    idempotency, validation against the model catalogue and the write (service.admission);
+    idempotency, validation against the model catalogue and the write (ffgate.generations.admission);
   - `/bare/create`: parse the body and run the MULTI that `JobStore.create` ran before this issue (HSET
     record + ZADD schedule), i.e. the same enqueue our route does, without auth, limits, idempotency,
     validation or the per-client index. The target (>= 0.5) is judged against this one;
@@ -37,7 +37,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emulator.seed import ROUTER_MODEL_ID
-from ffgate.processes import Child, stop_children
+from ffgate.cli.processes import Child, stop_children
 from tests.stack import free_port, running_stack
 
 BODY = {"prompt": "a white router on a volcano in Africa", "customModelId": ROUTER_MODEL_ID}

@@ -12,7 +12,7 @@ from emulator import control, firefly, ims, storage
 from emulator.errors import Rejected
 from emulator.recording import RecordRequests
 from emulator.state import Emulator
-from service.config import Settings
+from ffgate.config import Settings
 from service.server import run_http
 
 

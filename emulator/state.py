@@ -20,7 +20,7 @@ from emulator.ratelimit import RateLimiter
 from emulator.recording import RequestLog
 from emulator.tokens import TokenStore
 from emulator.validation import GenerateRequest
-from service.config import Settings
+from ffgate.config import Settings
 
 RetryAfterFormat = Literal["seconds", "http-date"]
 

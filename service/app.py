@@ -10,18 +10,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.admission import Admission
-from service.api import clients, generations, health, models
-from service.api_clients import ClientStore
-from service.api_keys import ApiKeys, pepper_from
-from service.config import Settings
-from service.connections import Connections
+from ffgate.clients.api_keys import ApiKeys, pepper_from
+from ffgate.clients.store import ClientStore
+from ffgate.config import Settings
+from ffgate.generations.admission import Admission
+from ffgate.generations.changefeed import ChangeFeed
+from ffgate.logs import configure_logging
+from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.wiring import Connections
 from service.deps import Runtime
-from service.events import ChangeFeed
-from service.logs import configure_logging
 from service.middleware import Metrics, RequestContext
-from service.models import ModelCatalog
 from service.problems import add_exception_handlers
+from service.routes import clients, generations, health, models
 from service.schemas import Problem
 from service.server import run_http
 

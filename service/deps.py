@@ -11,14 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.admission import SCOPE as SUBMIT_SCOPE
-from service.admission import Admission
-from service.api_clients import ClientStore
-from service.api_keys import ApiKeys
-from service.auth import Credentials, Principal, authenticate
-from service.connections import Connections
-from service.events import ChangeFeed
-from service.models import ModelCatalog
+from ffgate.clients.api_keys import ApiKeys
+from ffgate.clients.authentication import Credentials, Principal, authenticate
+from ffgate.clients.store import ClientStore
+from ffgate.generations.admission import SCOPE as SUBMIT_SCOPE
+from ffgate.generations.admission import Admission
+from ffgate.generations.changefeed import ChangeFeed
+from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.wiring import Connections
 
 
 @dataclass
@@ -80,7 +80,8 @@ async def _submission(request: Request, bearer: BearerDep) -> Submission:
     return Submission(runtime, await _credentials(runtime, bearer))
 
 
-# A submit's key is looked up by the script that writes the job (service.admission): one round trip.
+# A submit's key is looked up by the script that writes the job (ffgate.generations.admission): one round
+# trip.
 Submitter = Annotated[Submission, Depends(_submission)]
 
 

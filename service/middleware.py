@@ -10,8 +10,8 @@ from contextvars import ContextVar
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import FfgateError, PayloadTooLarge, UnsupportedMediaType
-from service.logs import new_request_id, set_request_id
+from ffgate.errors import FfgateError, PayloadTooLarge, UnsupportedMediaType
+from ffgate.logs import new_request_id, set_request_id
 from service.problems import problem_response
 
 _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")

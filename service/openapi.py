@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from ffgate.config import Settings
 from service.app import create_app
-from service.config import Settings
 
 CHECKED_IN = Path(__file__).resolve().parent.parent / "openapi" / "gateway.json"
 

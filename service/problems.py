@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import (
+from ffgate.errors import (
     BadRequest,
     FfgateError,
     MethodNotAllowed,
@@ -18,7 +18,7 @@ from service.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
-from service.logs import current_request_id
+from ffgate.logs import current_request_id
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.api_clients import ApiClient, Issued
-from service.jobs import Record
+from ffgate.clients.store import ApiClient, Issued
+from ffgate.generations.records import Record
 
 # Firefly Image 3 size presets (x-model-version image3 / image3_custom).
 IMAGE3_SIZES = {

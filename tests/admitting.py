@@ -1,5 +1,5 @@
 """Creating jobs straight in Redis, for tests and benchmarks that play several clients at once: the same
-script the gateway uses (service.admission), with the client given instead of authenticated."""
+script the gateway uses (ffgate.generations.admission), with the client given instead of authenticated."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from service.admission import Admission
-from service.api_keys import ApiKeys
-from service.auth import Principal
-from service.jobs import JobStore
-from service.keys import Keys
+from ffgate.clients.api_keys import ApiKeys
+from ffgate.clients.authentication import Principal
+from ffgate.generations.admission import Admission
+from ffgate.generations.records import JobStore
+from ffgate.redis.keys import Keys
 
 
 class AdmittingStore(JobStore):

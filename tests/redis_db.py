@@ -7,15 +7,18 @@ The e2e stack claims DBs 9-15 for itself, so these tests and a concurrent e2e ru
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from service.config import Settings
+from ffgate.config import Settings
 
-REDIS_URL = "redis://127.0.0.1:6379/8"
-QUEUE_REDIS_URL = "redis://127.0.0.1:6379/7"
+# `make test REDIS_PORT=N` runs the suite against another Redis, so two checkouts can test at once.
+REDIS_HOST = f"127.0.0.1:{os.environ.get('TEST_REDIS_PORT', '6379')}"
+REDIS_URL = f"redis://{REDIS_HOST}/8"
+QUEUE_REDIS_URL = f"redis://{REDIS_HOST}/7"
 PREFIX = "ffgate-test:"
 
 

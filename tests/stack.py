@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import redis
 
-from ffgate.processes import Child, stop_children
 
-REDIS_HOST = "127.0.0.1:6379"
+from ffgate.cli.processes import Child, stop_children
+from tests.redis_db import REDIS_HOST
+
 ADMIN_KEY = "ffk_test_admin_key_0123456789"
 CLIENT_ID = "ffgate-emulator-client"
 CLIENT_SECRET = "ffgate-emulator-secret-for-tests-only"

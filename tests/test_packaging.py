@@ -26,10 +26,9 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from ffgate import processes
-from ffgate.cli import app
-from ffgate.dev import DevError, DevOptions, StopRequested, Supervisor, connect_host, plan_stack
-from service.config import Settings
+from ffgate.cli import app, processes
+from ffgate.cli.dev import DevError, DevOptions, StopRequested, Supervisor, connect_host, plan_stack
+from ffgate.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from service.config import Settings
-from service.connections import Connections
-from service.errors import UpstreamAuthError
-from service.fairqueue import FairQueue
-from service.firefly import Firefly
-from worker.planner import PollPlanner
+from ffgate.budget.fair_queue import FairQueue
+from ffgate.config import Settings
+from ffgate.errors import UpstreamAuthError
+from ffgate.upstream.firefly import Firefly
+from ffgate.wiring import Connections
+from worker.poll_plan import PollPlanner
 
 T = TypeVar("T")
 

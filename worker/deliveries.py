@@ -15,10 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from service.eta import queue_info
-from service.jobs import utcnow
-from service.schemas import Generation
-from service.webhooks import (
+from ffgate.budget.eta import queue_info
+from ffgate.generations.records import utcnow
+from ffgate.webhooks.delivery import (
     IPAddress,
     RefusedDestination,
     resolve_destination,
@@ -26,6 +25,7 @@ from service.webhooks import (
     signed_headers,
     signing_secret,
 )
+from service.schemas import Generation
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)

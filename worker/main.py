@@ -9,11 +9,11 @@ import socket
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from service.config import Settings
-from service.logs import configure_logging
+from ffgate.config import Settings
+from ffgate.logs import configure_logging
 from worker import runtime
 from worker.context import LoopThread, WorkerContext, open_context
-from worker.poller import Poller
+from worker.scheduler import Poller
 
 log = logging.getLogger(__name__)
 

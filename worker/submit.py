@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import time
 
-from service.errors import (
+from ffgate.budget.fair_queue import Claim
+from ffgate.errors import (
     UpstreamAuthError,
     UpstreamError,
     UpstreamRateLimited,
@@ -22,9 +23,8 @@ from service.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from service.fairqueue import Claim
-from service.jobs import Record
-from service.logs import set_request_id
+from ffgate.generations.records import Record
+from ffgate.logs import set_request_id
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """Spending the Adobe org's budget: fair shares across clients within the limit, honest ETAs, 429 pauses
 and the circuit breaker, with real workers and the emulator enforcing the same limit as Firefly would.
 
-The fairness test queues the jobs of three clients with the admission script (service.admission) from the
+The fairness test queues the jobs of three clients with the admission script (ffgate.generations.admission)
+from the
 test process, exactly as the gateway does for three keys: the workers, the budget and the emulator are what
 is under test there, not the gateway.
 """
@@ -19,7 +20,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from emulator.seed import ROUTER_MODEL_ID
-from service.keys import Keys
+from ffgate.redis.keys import Keys
 from tests.admitting import AdmittingStore
 from tests.stack import Stack, running_stack, wait_terminal
 

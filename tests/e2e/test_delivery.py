@@ -13,8 +13,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from emulator.seed import ROUTER_MODEL_ID
-from service.config import Settings
-from service.webhooks import admin_signing_secret
+from ffgate.config import Settings
+from ffgate.webhooks.delivery import admin_signing_secret
 from tests.receiver import Receiver
 from tests.stack import ADMIN_KEY, Stack, running_stack, wait_terminal
 

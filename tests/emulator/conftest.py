@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from emulator.app import create_app
-from service.config import Settings
+from ffgate.config import Settings
 
 GOOD_BODY: dict[str, Any] = {"prompt": "a lighthouse at dawn"}
 

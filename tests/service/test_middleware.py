@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from service.logs import current_request_id
+from ffgate.logs import current_request_id
 from service.middleware import RequestContext
 
 pytestmark = pytest.mark.anyio

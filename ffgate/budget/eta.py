@@ -1,0 +1,191 @@
+"""`queue.position` and `queue.etaSeconds` of a queued generation, computed when it is read.
+
+Position: the jobs that will be sent before it under the fair order (ffgate.budget.fair_queue) as the
+queues stand
+now: the jobs ahead in its own client's queue, plus, for every other client, as many of its waiting jobs as
+come before it in the stride order (0: it is next). Reading takes three Redis round trips (the queues, the
+budget, the breaker) and O(clients) work.
+
+ETA: when the budget (ffgate.budget.org_budget) lets that many requests go, counting the pacing, the 60 s
+window,
+the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share will still
+send jobs that come before this one: each is expected to send its queue or its recent arrival rate (a
+decaying average kept by the queue) times the wait, whichever is more, up to its turns, and the wait is
+solved as a fixed point, so a long queue's ETA does not drift later with every light client's arrival.
+Polls that count against the main budget (FFGATE_UPSTREAM_POLLS_COUNT) are not foreseen.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from ffgate.budget.breaker import BreakerState
+from ffgate.budget.fair_queue import RATE_TAU_S, STRIDE, FairQueue
+from ffgate.budget.org_budget import BudgetState
+from ffgate.generations.records import Record
+from service.schemas import QueueInfo
+
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One client as the fair order sees it."""
+
+    name: str
+    pass_: int  # its virtual time now (for a client with nothing queued: where it would start)
+    stride: int
+    queued: int
+    rate: float  # recent arrivals per second
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A queued job's place: its client's lane, the jobs ahead of it there, and every other lane."""
+
+    own: Lane
+    rank: int
+    others: list[Lane]
+    back_at: float | None  # while it waits out a back-off: when it rejoins its queue (epoch s)
+
+
+async def snapshot(queue: FairQueue, client: str, gen_id: str, enqueued_at: float) -> Snapshot:
+    """The fair order as it stands, seen from one queued job (one round trip)."""
+    k = queue.keys
+    pipe = queue.redis.pipeline(transaction=False)
+    await queue.lanes(pipe)
+    pipe.hgetall(k.queue_passes)
+    pipe.get(k.queue_vtime)
+    pipe.hgetall(k.queue_rates)
+    pipe.zrank(k.queue(client), gen_id)
+    pipe.zcount(k.queue(client), "-inf", f"({enqueued_at!r}")
+    pipe.zscore(k.schedule, f"submit:{gen_id}")
+    flat, raw_passes, raw_vtime, raw_rates, rank, earlier, back_at = await pipe.execute()
+    now = time.time()
+    passes = {c.decode(): int(float(p)) for c, p in raw_passes.items()}
+    vtime = int(float(raw_vtime or 0))
+    active = {flat[i].decode(): (int(float(flat[i + 1])), int(flat[i + 2])) for i in range(0, len(flat), 3)}
+    rates = {name.decode(): arrival_rate(raw.decode(), now) for name, raw in raw_rates.items()}
+
+    def lane(name: str) -> Lane:
+        pass_, queued = active.get(name, (max(vtime, passes.get(name, 0)), 0))
+        stride = STRIDE // queue.weights.get(name, 1)
+        return Lane(name, pass_, stride, queued, rates.get(name, 0.0))
+
+    names = set(active) | {n for n, r in rates.items() if r > 1e-3}
+    return Snapshot(
+        own=lane(client),
+        rank=int(rank) if rank is not None else int(earlier),
+        others=[lane(n) for n in sorted(names - {client})],
+        back_at=float(back_at) if rank is None and back_at is not None else None,
+    )
+
+
+def arrival_rate(raw: str, now: float) -> float:
+    """Arrivals per second from the decaying count `ENQUEUE_LUA` keeps: the count over its time constant,
+    corrected for a client seen for less than that (but never for less than a quarter of it, so one early
+    job does not read as a flood)."""
+    count, at, first = (float(x) for x in raw.split())
+    decayed = count * math.exp(-max(0.0, now - at) / RATE_TAU_S)
+    seen = max(now - first, RATE_TAU_S / 4)
+    return decayed / (RATE_TAU_S * (1 - math.exp(-seen / RATE_TAU_S)))
+
+
+def ahead_of(own: Lane, rank: int, other: Lane) -> int:
+    """How many jobs `other` would send before job number `rank` (0-based) of `own`, if it had infinitely
+    many queued: its picks at virtual times below ours (ties go to the smaller name, as in Redis)."""
+    target = own.pass_ + rank * own.stride
+    gap = target - other.pass_
+    if gap < 0 or (gap == 0 and other.name > own.name):
+        return 0
+    if other.name < own.name:
+        return gap // other.stride + 1
+    return -(-gap // other.stride)
+
+
+def position(own: Lane, rank: int, others: list[Lane]) -> int:
+    return rank + sum(min(o.queued, ahead_of(own, rank, o)) for o in others)
+
+
+def next_slot(budget: BudgetState, blocked_until: float, n: float) -> float:
+    """Seconds from `budget.now` until the budget lets the request after the next `n` go (n may be a
+    fraction: expected counts are interpolated)."""
+    low = _slot(budget, blocked_until, math.floor(n))
+    if n == math.floor(n):
+        return low
+    high = _slot(budget, blocked_until, math.floor(n) + 1)
+    return low + (high - low) * (n - math.floor(n))
+
+
+def _slot(b: BudgetState, blocked_until: float, n: int) -> float:
+    start = max(b.now, blocked_until)
+    at = start
+    interval = 60.0 / b.rpm if b.rpm else 0.0
+    if b.rpm:
+        laps, j = divmod(n, b.rpm)  # the window repeats every rpm requests, 60 s later
+        base = start
+        if b.burst:
+            # GCRA: after an idle spell `burst` go at once, then one every interval
+            base = max(base, max(b.pace_at, start) + (j - b.burst + 1) * interval)
+        i = len(b.window) + j - b.rpm  # this request frees the window's i-th entry
+        if 0 <= i < len(b.window):
+            base = max(base, b.window[i] + 60.0)
+        at = base + 60.0 * laps
+    if b.rpd:
+        left = b.rpd - b.used_today
+        if n >= left:
+            days, i = divmod(n - left, b.rpd)
+            at = max(at, b.next_midnight + days * DAY_S + i * interval)
+    return max(0.0, at - b.now)
+
+
+def eta(
+    own: Lane,
+    rank: int,
+    others: list[Lane],
+    budget: BudgetState,
+    breaker: BreakerState | None,
+    rounds: int = 50,
+) -> float:
+    """Seconds until the job is sent: the least W with W = slot(jobs before it within W)."""
+    blocked = budget.paused_until
+    if breaker is not None:
+        blocked = max(blocked, breaker.open_until, budget.now + (5.0 if breaker.probing else 0.0))
+    caps = [(o, ahead_of(own, rank, o)) for o in others]
+
+    def sent_before(wait: float) -> float:
+        # A client sends what it has queued or what its rate brings in meanwhile, whichever is more (its
+        # queue is made of recent arrivals: adding both would count a burst twice), up to its turns.
+        return rank + sum(min(cap, max(o.queued, o.rate * wait)) for o, cap in caps)
+
+    wait = next_slot(budget, blocked, sent_before(0.0))
+    for _ in range(rounds):
+        after = next_slot(budget, blocked, sent_before(wait))
+        if abs(after - wait) < 0.01:
+            return after
+        wait = after
+    return wait
+
+
+async def estimate(queue: FairQueue, record: Record) -> tuple[int, float]:
+    """(position, seconds until sent) of a queued job, from the queues and the budget as they are now."""
+    if record.state != "queued":
+        return 0, 0.0  # `sending`: it is being sent
+    enqueued_at = record.enqueued_at or time.time()
+    snap = await snapshot(queue, record.client_id, record.id, enqueued_at)
+    budget = await queue.budget.read()
+    breaker = await queue.breaker.read()
+    wait = eta(snap.own, snap.rank, snap.others, budget, breaker)
+    if snap.back_at is not None:
+        wait = max(wait, snap.back_at - budget.now)
+    return position(snap.own, snap.rank, snap.others), wait
+
+
+async def queue_info(queue: FairQueue | None, record: Record) -> QueueInfo | None:
+    """What `Generation.queue` says of a job: None unless it is queued."""
+    if record.status != "queued" or queue is None:
+        return None
+    ahead, wait = await estimate(queue, record)
+    return QueueInfo(position=ahead, etaSeconds=round(wait))

@@ -1,0 +1,313 @@
+"""The upstream client: custody of the IMS token and the four Firefly calls ffgate makes.
+
+One IMS token per Adobe credential lives in Redis and is shared by every process. It is fetched by one
+process at a time (a Redis lock; the others wait for it), dropped from Redis a few minutes before it expires
+so the next caller fetches a fresh one, and dropped at once when Firefly answers 401 to it. Neither the
+client secret nor the token is ever logged or put into an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+
+from ffgate.budget.org_budget import UpstreamBudget
+from ffgate.config import Settings
+from ffgate.errors import (
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from ffgate.redis.keys import Keys
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_MS = 15_000
+LOCK_WAIT_S = 15.0
+LISTING_WAIT_S = 5.0  # a listing (inside a client's request) waits this long for the reads budget at most
+
+_RELEASE_IF_OWNER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    job_id: str
+    status_url: str
+    cancel_url: str
+
+
+def parse_retry_after(value: str | None, *, default: float = 60.0, now: float | None = None) -> float:
+    """Seconds to wait from a `retry-after` header that may be delta-seconds or an HTTP-date."""
+    if not value:
+        return default
+    value = value.strip()
+    with contextlib.suppress(ValueError):
+        seconds = float(value)  # RFC 9110 says digits; a decimal is taken too, but not "nan", "inf" or "-5"
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class TokenCustody:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient) -> None:
+        if not (settings.adobe_client_id and settings.adobe_client_secret):
+            raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
+        self._settings = settings
+        self._client_id: str = settings.adobe_client_id
+        self._redis = redis
+        self._http = http
+        keys = Keys(settings.redis_prefix)
+        self._key = keys.ims_token(self._client_id)
+        self._lock_key = keys.ims_lock(self._client_id)
+        self._local: tuple[str, float] | None = None  # (token, monotonic deadline)
+        self._local_lock = asyncio.Lock()
+
+    @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    async def get(self) -> str:
+        if self._local and time.monotonic() < self._local[1]:
+            return self._local[0]
+        async with self._local_lock:  # one Redis round per process, however many callers are waiting
+            if self._local and time.monotonic() < self._local[1]:
+                return self._local[0]
+            token, ttl_ms = await self._shared_token()
+            self._local = (token, time.monotonic() + ttl_ms / 1000)
+            return token
+
+    async def invalidate(self, token: str) -> None:
+        """Forget `token` after Firefly refused it, unless another process already replaced it."""
+        if self._local and self._local[0] == token:
+            self._local = None
+        await self._redis.eval(_RELEASE_IF_OWNER, 1, self._key, token)
+
+    async def _shared_token(self) -> tuple[str, int]:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            if shared := await self._read_shared():
+                log.info("using the shared IMS token, kept for another %ss", shared[1] // 1000)
+                return shared
+            owner = secrets.token_hex(8)
+            if await self._redis.set(self._lock_key, owner, nx=True, px=LOCK_TTL_MS):
+                try:
+                    # The previous holder may have stored a token between our read and our lock.
+                    return await self._read_shared() or await self._fetch_and_store()
+                finally:
+                    await self._redis.eval(_RELEASE_IF_OWNER, 1, self._lock_key, owner)
+            if time.monotonic() > deadline:
+                raise UpstreamUnavailable("timed out waiting for another process to fetch the IMS token")
+            await asyncio.sleep(0.05)
+
+    async def _read_shared(self) -> tuple[str, int] | None:
+        """The token in Redis and its remaining life (ms), if there is one."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._key)
+        pipe.pttl(self._key)
+        cached, ttl_ms = await pipe.execute()
+        return (cached.decode(), ttl_ms) if cached is not None and ttl_ms > 0 else None
+
+    async def _fetch_and_store(self) -> tuple[str, int]:
+        secret = self._settings.adobe_client_secret
+        assert secret is not None
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": secret.get_secret_value(),
+            "scope": self._settings.adobe_scopes,
+        }
+        try:
+            response = await self._http.post(self._settings.ims_token_url, data=form)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"Adobe IMS unreachable: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise UpstreamUnavailable("Adobe IMS is unavailable", upstream_status=response.status_code)
+        if response.status_code != 200:
+            code = _json(response).get("error", "ims_error")
+            raise UpstreamAuthError(
+                f"Adobe IMS refused the credentials ({response.status_code} {code})",
+                upstream_status=response.status_code,
+                code=str(code),
+            )
+        body = _json(response)
+        token = body.get("access_token")
+        expires_in = int(body.get("expires_in", 0))
+        if not isinstance(token, str) or expires_in <= 0:
+            raise UpstreamAuthError("Adobe IMS answered without a usable token")
+        # Keep it until `margin` before expiry; a short-lived token is kept for at least half its life.
+        keep_s = max(expires_in - self._settings.token_refresh_margin_s, expires_in // 2, 1)
+        await self._redis.set(self._key, token, ex=keep_s)
+        log.info("fetched a new IMS token, valid %ss, shared for %ss", expires_in, keep_s)
+        return token, keep_s * 1000
+
+
+class Firefly:
+    """Firefly calls with auth headers, one retry after a 401, and errors translated into ours.
+
+    Submits spend `budget`, which the dispatch script takes before the call. Status calls and model
+    listings spend `reads`: the main budget when FFGATE_UPSTREAM_POLLS_COUNT is set, else a budget of
+    their own (FFGATE_UPSTREAM_POLL_RPM, 0: unlimited), so polling can never starve submits. A 429
+    from Firefly pauses the budget the call drew from, for every process.
+    """
+
+    def __init__(self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._http = http
+        self.tokens = TokenCustody(settings, redis, http)
+        keys, cred = Keys(settings.redis_prefix), self.tokens.client_id
+        self.budget = UpstreamBudget(
+            redis, keys, cred, settings.upstream_rpm, settings.upstream_rpd, settings.upstream_burst
+        )
+        self.reads = (
+            self.budget
+            if settings.upstream_polls_count
+            else UpstreamBudget(redis, keys, cred, settings.upstream_poll_rpm, 0, reads=True)
+        )
+
+    async def list_models(self, published_state: str, request_id: str) -> list[dict[str, Any]]:
+        """Every page of `GET /v3/custom-models`, merged."""
+        items: list[dict[str, Any]] = []
+        start, limit = 0, 50
+        while True:
+            params = {"publishedState": published_state, "start": str(start), "limit": str(limit)}
+            url = f"{self._settings.firefly_base}/v3/custom-models"
+            body = _json(await self._read("GET", url, request_id, LISTING_WAIT_S, params=params))
+            page = body.get("custom_models") or []
+            items.extend(page)
+            total = int(body.get("total_count") or 0)
+            start += len(page)
+            has_next = bool((body.get("_links") or {}).get("next"))
+            if not page or start >= total or not (has_next or start < total):
+                return items
+
+    async def submit(self, request: dict[str, Any], request_id: str) -> Accepted:
+        url = f"{self._settings.firefly_base}/v3/images/generate-async"
+        headers = {"x-model-version": self._settings.model_version}
+        response = await self._call(
+            "POST", url, request_id, json=request, headers=headers, budget=self.budget
+        )
+        body = _json(response)
+        try:
+            return Accepted(str(body["jobId"]), str(body["statusUrl"]), str(body["cancelUrl"]))
+        except KeyError as exc:
+            raise UpstreamUnavailable(f"Firefly accepted the job without {exc.args[0]}") from None
+
+    async def status(self, status_url: str, request_id: str) -> dict[str, Any]:
+        """Raises UpstreamRateLimited at once, without a request, when the reads budget is spent."""
+        return _json(await self._read("GET", status_url, request_id, 0.0))
+
+    async def cancel(self, cancel_url: str, request_id: str) -> None:
+        await self._call("PUT", cancel_url, request_id)
+
+    async def _read(
+        self, method: str, url: str, request_id: str, max_wait_s: float, **kwargs: Any
+    ) -> httpx.Response:
+        """A call that spends the reads budget, waiting for it up to `max_wait_s`."""
+        member = f"read-{secrets.token_hex(6)}"
+        deadline = time.monotonic() + max_wait_s
+        while (wait := await self.reads.acquire(member)) > 0:
+            if time.monotonic() + wait > deadline:
+                raise UpstreamRateLimited(
+                    "ffgate's own budget for Firefly status calls and listings is spent",
+                    retry_after_s=wait,
+                    level="ffgate",
+                )
+            await asyncio.sleep(wait)
+        try:
+            return await self._call(method, url, request_id, budget=self.reads, **kwargs)
+        finally:
+            await self.reads.settle(member)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        request_id: str,
+        budget: UpstreamBudget | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        extra_headers: dict[str, str] = kwargs.pop("headers", {})
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "x-api-key": self.tokens.client_id,
+                "x-request-id": request_id,
+                "Accept": "application/json",
+                **extra_headers,
+            }
+            try:
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise UpstreamUnavailable(f"Firefly unreachable: {type(exc).__name__}") from None
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeout(f"Firefly did not answer in time: {type(exc).__name__}") from None
+            except httpx.TransportError as exc:
+                raise UpstreamTimeout(
+                    f"Firefly connection failed mid-request: {type(exc).__name__}"
+                ) from None
+            if response.status_code == 401 and attempt == 1:
+                log.warning("Firefly refused the IMS token (401); fetching a new one")
+                await self.tokens.invalidate(token)
+                continue
+            try:
+                _raise_for_status(response)
+            except UpstreamRateLimited as exc:
+                log.warning("Firefly 429 (level %s); pausing for %.1fs", exc.level, exc.retry_after_s)
+                if budget is not None:
+                    await budget.pause(exc.retry_after_s)
+                raise
+            return response
+        raise UpstreamAuthError("Firefly refused a freshly fetched IMS token", upstream_status=401)
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    body = _json(response)
+    code = str(body.get("error_code") or body.get("reason") or status)
+    message = str(body.get("message") or response.reason_phrase)
+    if status == 429:
+        raise UpstreamRateLimited(
+            f"Firefly rate limit: {message}",
+            retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+            level=response.headers.get("x-access-rate-limit-level"),
+        )
+    if status >= 500 or status == 408:
+        raise UpstreamUnavailable(f"Firefly {status}: {message}", upstream_status=status, code=code)
+    error: UpstreamError = UpstreamRejected(f"Firefly {status}: {message}", upstream_status=status, code=code)
+    if status == 401:
+        error = UpstreamAuthError("Firefly refused the IMS token", upstream_status=401, code=code)
+    elif body.get("validation_errors"):
+        error.detail = f"{error.detail}: {json.dumps(body['validation_errors'])[:500]}"
+    raise error
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

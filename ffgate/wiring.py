@@ -1,0 +1,68 @@
+"""The connections every ffgate process opens once: Redis (async, and sync for RQ), the upstream HTTP
+client, the RQ queue, the job store, the Firefly client and the fair queue. The gateway and the worker
+extend it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import redis.asyncio as aioredis
+from redis import Redis as SyncRedis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from ffgate.budget.breaker import Breaker
+from ffgate.budget.fair_queue import FairQueue
+from ffgate.config import Settings
+from ffgate.generations.records import JobStore
+from ffgate.redis.keys import Keys
+from ffgate.upstream.firefly import Firefly
+
+
+@dataclass
+class Connections:
+    settings: Settings
+    keys: Keys
+    redis: aioredis.Redis
+    sync_redis: SyncRedis
+    http: httpx.AsyncClient
+    queue: Queue
+    jobs: JobStore
+    firefly: Firefly | None  # None until the Adobe credential is configured
+    fairqueue: FairQueue | None  # the queued jobs, the budget and the breaker of that credential
+
+    @classmethod
+    def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Connections:
+        """Call on the event loop that will use them (redis.asyncio and httpx bind to it)."""
+        url = str(settings.redis_url)
+        keys = Keys(settings.redis_prefix)
+        aredis = aioredis.Redis.from_url(url, max_connections=redis_connections, health_check_interval=30)
+        sync_redis = SyncRedis.from_url(url, health_check_interval=30)
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
+            # Every connection kept alive: past httpx's default of 20, the rest would be re-opened per call.
+            limits=httpx.Limits(max_connections=http_connections, max_keepalive_connections=http_connections),
+            follow_redirects=False,
+        )
+        firefly = Firefly(settings, aredis, http) if settings.has_credentials else None
+        fairqueue = None
+        if firefly is not None:
+            breaker = Breaker(aredis, keys, firefly.tokens.client_id, settings)
+            fairqueue = FairQueue(aredis, keys, firefly.budget, breaker, settings.client_weights)
+        return cls(
+            settings=settings,
+            keys=keys,
+            redis=aredis,
+            sync_redis=sync_redis,
+            http=http,
+            queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
+            jobs=JobStore(aredis, keys, settings.result_ttl_s),
+            firefly=firefly,
+            fairqueue=fairqueue,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.redis.aclose()
+        self.sync_redis.close()

@@ -1,0 +1,266 @@
+"""What the generation routes do: validate against the catalogue, create, read, list, wait and cancel.
+
+A client sees only its own jobs: another client's job is answered exactly like a missing one (404), and
+never listed. Only the bootstrap admin key may read any job by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from ffgate.budget.eta import queue_info
+from ffgate.clients.authentication import Credentials, Principal, authenticate
+from ffgate.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from ffgate.generations import records as jobs
+from ffgate.generations.admission import SCOPE
+from ffgate.generations.idempotency import IdempotencyKey
+from ffgate.generations.records import Record
+from ffgate.webhooks.delivery import RefusedDestination, resolve_destination
+from service.deps import Runtime
+from service.schemas import DeliveryAttempt, Generation, GenerationRequest
+
+LIST_BATCH = 100
+LIST_MAX_EXAMINED = 1000  # per page: a rare status filter returns a short page and a cursor, not a long scan
+
+
+def new_generation_id() -> str:
+    return "gen_" + secrets.token_urlsafe(16)
+
+
+async def submit(
+    rt: Runtime,
+    credentials: Credentials,
+    body: GenerationRequest,
+    request_id: str,
+    idempotency_key: str | None,
+) -> tuple[Record, bool, Principal]:
+    """Check the request against what Firefly can do, then write the record and queue it (before the 202).
+
+    Returns the job, whether it is one an earlier request with this `idempotency_key` created, and the
+    caller. The caller is authenticated by the script that writes the job (ffgate.generations.admission)
+    when the model
+    is in this process's copy of the catalogue and there is no webhook to check; otherwise first, before the
+    model is looked for in Redis or Firefly and the webhook's address is resolved.
+    """
+    who: Principal | Credentials = credentials.admin or credentials
+    model = rt.models.cached(body.customModelId) if rt.models is not None else None
+    if model is None or body.webhook is not None:
+        who = await authenticate(rt.api_keys, credentials, SCOPE)
+        model = model or await _find_model(rt, body, request_id)
+    webhook = None
+    if body.webhook is not None:
+        webhook = body.webhook.model_dump()
+        try:
+            await resolve_destination(body.webhook.url, rt.settings.webhook_allowed_cidrs)
+        except RefusedDestination as exc:
+            raise Unprocessable(
+                str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
+            ) from None
+    principal, created = await rt.admission.admit(
+        who,
+        gen_id=new_generation_id(),
+        request_id=request_id,
+        request=body.firefly_body(),
+        metadata=body.metadata,
+        warnings=warnings_for(body, model),
+        images=body.numVariations or len(body.seeds or ()) or 1,
+        idempotency=IdempotencyKey.of(idempotency_key, body) if idempotency_key else None,
+        webhook=webhook,
+    )
+    if isinstance(created, Record):
+        return created, False, principal
+    return await owned(rt, principal, created), True, principal
+
+
+async def _find_model(rt: Runtime, body: GenerationRequest, request_id: str) -> dict[str, Any]:
+    if rt.models is None:
+        raise ServiceUnavailable("The gateway has no Adobe credentials configured.")
+    model = await rt.models.find(body.customModelId, request_id=request_id)
+    if model is None:
+        message = f"Custom model '{body.customModelId}' is not visible to the gateway's Adobe credential."
+        raise Unprocessable(message, errors=[{"loc": ["body", "customModelId"], "msg": message}])
+    return model
+
+
+def warnings_for(body: GenerationRequest, model: dict[str, object]) -> list[str]:
+    warnings = []
+    concept = str(model.get("conceptId") or "")
+    if model.get("trainingMode") == "subject" and concept and concept.lower() not in body.prompt.lower():
+        warnings.append(
+            f"The prompt does not mention '{concept}', the concept of this subject model; "
+            "Firefly applies a subject model to the prompt's mention of its concept."
+        )
+    if body.negativePrompt:
+        warnings.append(
+            "Adobe documents negativePrompt as not supported for custom models; it may be ignored."
+        )
+    if model.get("publishedState") not in (None, "published"):
+        warnings.append(f"The model is {model.get('publishedState')}, not published.")
+    return warnings
+
+
+async def owned(rt: Runtime, principal: Principal, gen_id: str) -> Record:
+    record = await rt.jobs.get(gen_id)
+    # Another client's job is answered exactly like a missing one: existence is not leaked.
+    if record is None or (record.client_id != principal.client_id and not principal.is_bootstrap_admin):
+        raise NotFound(f"No generation '{gen_id}'.")
+    return record
+
+
+async def list_own(
+    rt: Runtime, principal: Principal, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Record], str | None]:
+    """The caller's own jobs, newest first, from `cursor` on; and the cursor of the next page (None: done).
+
+    With a `status` filter a page may hold fewer than `limit` jobs (even none) and still have a next page.
+    """
+    below = _position(cursor) if cursor else None
+    found: list[Record] = []
+    examined = 0
+    while len(found) < limit and examined < LIST_MAX_EXAMINED:
+        entries = await rt.jobs.owned_by(principal.client_id, below, LIST_BATCH if status else limit + 1)
+        records = await rt.jobs.get_many([gen_id for gen_id, _ in entries])
+        expired = [gen_id for (gen_id, _), record in zip(entries, records, strict=True) if record is None]
+        if expired:
+            await rt.jobs.forget(principal.client_id, expired)
+        for (_, position), record in zip(entries, records, strict=True):
+            if len(found) == limit:
+                return found, _cursor(below)  # at least this entry is left
+            examined += 1
+            below = position
+            if record is not None and (status is None or record.status == status):
+                found.append(record)
+        if len(entries) < (LIST_BATCH if status else limit + 1):
+            return found, None
+    return found, _cursor(below)
+
+
+def _cursor(position: int | None) -> str | None:
+    return None if position is None else base64.urlsafe_b64encode(f"g1:{position}".encode()).decode()
+
+
+def _position(cursor: str) -> int:
+    try:
+        version, _, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if version == "g1":
+            return int(position)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    message = "Not a cursor this API returned."
+    raise Unprocessable(message, errors=[{"loc": ["query", "cursor"], "msg": message}])
+
+
+async def wait_for_change(
+    rt: Runtime, principal: Principal, gen_id: str, wait_s: float, since: str | None
+) -> Record:
+    """The record once its status differs from `since` (default: its status now) or is terminal."""
+    return await _wait(rt, principal, gen_id, wait_s, lambda r, first: r.status != (since or first.status))
+
+
+async def wait_for_terminal(rt: Runtime, principal: Principal, gen_id: str, wait_s: float) -> Record:
+    return await _wait(rt, principal, gen_id, wait_s, lambda r, _: False)
+
+
+async def _wait(
+    rt: Runtime, principal: Principal, gen_id: str, wait_s: float, done: Callable[[Record, Record], bool]
+) -> Record:
+    """Woken by the change feed (never by polling Redis): the record once `done` or terminal, or at the
+    deadline. `done` gets the record now and as it was when the wait began."""
+    deadline = time.monotonic() + wait_s
+    changed: asyncio.Event
+    with rt.feed.watch(gen_id) as changed:
+        first = record = await owned(rt, principal, gen_id)
+        while not record.terminal and not done(record, first):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=remaining)
+            changed.clear()
+            record = await owned(rt, principal, gen_id)
+    return record
+
+
+async def cancel(rt: Runtime, principal: Principal, gen_id: str) -> Record:
+    record = await owned(rt, principal, gen_id)
+    if record.terminal:
+        raise Conflict(f"Generation '{gen_id}' is already {record.status}.")
+    done, before = await rt.jobs.transition(gen_id, allowed=("queued",), to="canceled")
+    if done and rt.fairqueue is not None:
+        await rt.fairqueue.remove(record.client_id, gen_id)
+    if not done:
+        done, before = await rt.jobs.transition(
+            gen_id, allowed=("sending", "submitted", "running"), fields={"cancelRequested": "1"}
+        )
+        if not done:
+            raise Conflict(f"Generation '{gen_id}' is already {jobs.public_status(before)}.")
+        if before in ("submitted", "running"):
+            # While `sending`, the submitting worker sees the flag once Firefly has answered.
+            await run_in_threadpool(jobs.enqueue_cancel, rt.queue, gen_id)
+    return await owned(rt, principal, gen_id)
+
+
+KEEPALIVE_S = 15.0
+
+
+async def event_stream(
+    rt: Runtime,
+    principal: Principal,
+    gen_id: str,
+    after: int,
+    base_url: str,
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[str]:
+    """The SSE body: the current state (unless the client has it), then each change, until terminal."""
+    changed: asyncio.Event
+    with rt.feed.watch(gen_id) as changed:
+        while True:
+            record = await owned(rt, principal, gen_id)
+            if record.seq > after:
+                after = record.seq
+                queue = await queue_info(rt.fairqueue, record)
+                data = Generation.from_record(record, base_url, queue).model_dump_json()
+                yield f"id: {record.seq}\nevent: {record.status}\ndata: {data}\n\n"
+            if record.terminal or await disconnected():
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+            changed.clear()
+
+
+async def deliveries(rt: Runtime, principal: Principal, gen_id: str) -> list[DeliveryAttempt]:
+    await owned(rt, principal, gen_id)
+    raw = await rt.redis.lrange(rt.keys.delivery_log(gen_id), 0, -1)
+    return [DeliveryAttempt.model_validate_json(item) for item in raw]
+
+
+async def redeliver(rt: Runtime, principal: Principal, gen_id: str) -> None:
+    """Send the job's last webhook event again, with its `webhook-id`, retried as a new series."""
+    record = await owned(rt, principal, gen_id)
+    if not record.webhook_url:
+        raise Conflict(f"Generation '{gen_id}' has no webhook.")
+    if not record.last_webhook_id:
+        raise Conflict(f"No webhook event of generation '{gen_id}' has happened yet.")
+    key = rt.keys.delivery(record.last_webhook_id)
+    event: bytes | None = await rt.redis.hget(key, "event")  # type: ignore[assignment]
+    now = time.time()
+    pipe = rt.redis.pipeline(transaction=True)
+    # The message may have expired (after 48 h): it is rebuilt from the job as it is now.
+    name = event.decode() if event else f"generation.{record.status}"
+    pipe.hset(key, mapping={"genId": gen_id, "event": name, "firstAt": repr(now)})
+    pipe.hsetnx(key, "attempt", "0")
+    pipe.expire(key, 172800)
+    pipe.zadd(rt.keys.schedule, {f"deliver:{record.last_webhook_id}": now})
+    pipe.publish(rt.keys.wake, "deliver")
+    await pipe.execute()

@@ -1,0 +1,186 @@
+"""Image generations with a custom model (scope `generate`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from ffgate.budget.eta import queue_info
+from ffgate.generations.idempotency import REPLAYED_HEADER
+from ffgate.generations.records import Record
+from ffgate.logs import current_request_id
+from service import generation_actions as generations
+from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
+from service.schemas import DeliveryList, Generation, GenerationList, GenerationRequest, problem_responses
+
+router = APIRouter(prefix="/v1/generations", tags=["generations"], route_class=AuthenticatedFirst)
+
+_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeeded|failed|canceled)$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe submits: the same key and body within 24 h return the original job.",
+    ),
+]
+
+
+def _base(runtime: RuntimeDep) -> str:
+    return (runtime.settings.public_base_url or "").rstrip("/")
+
+
+async def _present(runtime: RuntimeDep, record: Record) -> Generation:
+    """The generation as clients see it: with its place and ETA while it waits in the fair queue."""
+    queue = await queue_info(runtime.fairqueue, record)
+    return Generation.from_record(record, _base(runtime), queue)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Generation,
+    operation_id="createGeneration",
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+)
+async def create_generation(
+    submission: Submitter,
+    body: GenerationRequest,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Annotated[str | None, Header(description="`wait=N` (N <= 60): hold until done or N s.")] = None,
+) -> Response:
+    """Queue an image generation with a custom model.
+
+    The request is checked before anything is queued: an unknown `customModelId` is a 422 naming it. The job
+    is stored before the 202 is returned; follow `Location` (or `links.self`) for its progress. Its
+    `numVariations` count against the client's daily image quota (429 `quota-exceeded` past it).
+
+    With `Idempotency-Key`, the same key and the same body within 24 h answer the original job again (same
+    `id`, 202, `Idempotent-Replayed: true`) and queue nothing, even when sent concurrently; the same key with
+    another body is a 422.
+
+    With `Prefer: wait=N` the answer is held until the job is terminal (then 200) or N seconds pass (202).
+    """
+    runtime = submission.runtime
+    record, replayed, principal = await generations.submit(
+        runtime, submission.credentials, body, current_request_id(), idempotency_key
+    )
+    code = status.HTTP_202_ACCEPTED
+    headers: dict[str, str] = {}
+    wait = preferred_wait(prefer, runtime.settings.max_wait_s)
+    if wait is not None:
+        record = await generations.wait_for_terminal(runtime, principal, record.id, wait)
+        headers["Preference-Applied"] = f"wait={wait}"
+        if record.terminal:
+            code = status.HTTP_200_OK
+    generation = await _present(runtime, record)
+    headers["Location"] = generation.links.self
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
+    # Serialized once, here: the hot path of the API, and FastAPI would validate the model again first.
+    return Response(generation.model_dump_json(), code, headers, media_type="application/json")
+
+
+@router.get("", operation_id="listGenerations", responses=problem_responses(401, 403, 422, 429, 503))
+async def list_generations(
+    runtime: RuntimeDep,
+    principal: Generator,
+    status: Status = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`nextCursor` of the previous page.")
+    ] = None,
+) -> GenerationList:
+    """The caller's own generations, newest first, optionally only those in one `status`.
+
+    Follow `nextCursor` until it is null. With a `status` filter a page may hold fewer than `limit` items
+    (even none) and still have a next one.
+    """
+    records, next_cursor = await generations.list_own(runtime, principal, status, limit, cursor)
+    return GenerationList(items=[await _present(runtime, r) for r in records], nextCursor=next_cursor)
+
+
+def preferred_wait(prefer: str | None, limit: int) -> int | None:
+    """N from an RFC 7240 `Prefer` header holding `wait=N` (capped at `limit`), else None."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return min(int(value.strip()), limit)
+    return None
+
+
+@router.get("/{genId}", operation_id="getGeneration", responses=_PROBLEMS)
+async def get_generation(
+    runtime: RuntimeDep,
+    principal: Generator,
+    genId: str,
+    wait: Annotated[int, Query(ge=0, le=60, description="Long-poll for up to this many seconds.")] = 0,
+    since: Status = None,
+) -> Generation:
+    """A generation. With `wait=N` it answers as soon as the status differs from `since` (default: the
+    status when the request arrived) or is terminal, else after N seconds."""
+    if wait:
+        record = await generations.wait_for_change(runtime, principal, genId, wait, since)
+    else:
+        record = await generations.owned(runtime, principal, genId)
+    return await _present(runtime, record)
+
+
+@router.post(
+    "/{genId}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="cancelGeneration",
+    responses=_PROBLEMS,
+)
+async def cancel_generation(runtime: RuntimeDep, principal: Generator, genId: str) -> Generation:
+    """Cancel a generation: `canceled` at once if it never left the queue, else once Firefly confirms.
+    409 if it is already terminal."""
+    record = await generations.cancel(runtime, principal, genId)
+    return await _present(runtime, record)
+
+
+@router.get(
+    "/{genId}/events",
+    operation_id="streamGenerationEvents",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404)},
+)
+async def stream_generation_events(
+    runtime: RuntimeDep,
+    principal: Generator,
+    genId: str,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-sent events: one per status change (`id: <sequence>`, `event: <status>`, `data: <Generation>`),
+    starting with the current state and ending after the terminal one. Comment lines keep the stream alive
+    every 15 s. Resume with `Last-Event-ID`: events up to that sequence are not sent again."""
+    await generations.owned(runtime, principal, genId)  # 404 before the stream starts
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    events = generations.event_stream(
+        runtime, principal, genId, after, _base(runtime), request.is_disconnected
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/{genId}/deliveries", operation_id="listDeliveries", responses=_PROBLEMS)
+async def list_deliveries(runtime: RuntimeDep, principal: Generator, genId: str) -> DeliveryList:
+    """Every webhook delivery attempt for this generation, oldest first."""
+    return DeliveryList(items=await generations.deliveries(runtime, principal, genId))
+
+
+@router.post(
+    "/{genId}/deliveries/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="redeliverWebhook",
+    responses=_PROBLEMS,
+)
+async def redeliver_webhook(runtime: RuntimeDep, principal: Generator, genId: str) -> DeliveryList:
+    """Send the last webhook event again (same `webhook-id`); 409 if there is no webhook or no event yet."""
+    await generations.redeliver(runtime, principal, genId)
+    return DeliveryList(items=await generations.deliveries(runtime, principal, genId))

@@ -1,0 +1,53 @@
+"""Custom models the gateway's Adobe credential can see (scope `models:read`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from ffgate.errors import NotFound, ServiceUnavailable
+from ffgate.logs import current_request_id
+from ffgate.upstream.catalogue import ModelCatalog, filter_models
+from service.deps import ModelsReader, RuntimeDep
+from service.schemas import ModelList, problem_responses
+
+router = APIRouter(prefix="/v1/custom-models", tags=["custom models"])
+
+PublishedState = Literal[
+    "all", "ready", "published", "unpublished", "queued", "training", "failed", "cancelled"
+]
+
+
+def _catalog(runtime: RuntimeDep) -> ModelCatalog:
+    if runtime.models is None:
+        raise ServiceUnavailable("The gateway has no Adobe credentials configured.")
+    return runtime.models
+
+
+@router.get("", operation_id="listCustomModels", responses=problem_responses(401, 403, 422, 429, 503))
+async def list_custom_models(
+    runtime: RuntimeDep,
+    _: ModelsReader,
+    trainingMode: Literal["subject", "style"] | None = None,
+    publishedState: PublishedState = "published",
+    refresh: Annotated[bool, Query(description="Fetch from Firefly now instead of the cache.")] = False,
+) -> ModelList:
+    """Firefly's custom models, every page merged, served from a cache refreshed when older than its TTL.
+
+    Without a filter it lists the published models, as Firefly does.
+    """
+    items, cached_at = await _catalog(runtime).list(
+        publishedState, refresh=refresh, request_id=current_request_id()
+    )
+    items = filter_models(items, trainingMode)
+    return ModelList(items=items, total=len(items), cachedAt=cached_at)
+
+
+@router.get("/{assetId}", operation_id="getCustomModel", responses=problem_responses(401, 403, 404, 429, 503))
+async def get_custom_model(runtime: RuntimeDep, _: ModelsReader, assetId: str) -> dict[str, Any]:
+    """One model by its assetId, answered from the cached list (Firefly has no single-model GET)."""
+    model = await _catalog(runtime).find(assetId, request_id=current_request_id())
+    if model is None:
+        raise NotFound(f"No custom model '{assetId}'.")
+    return model

@@ -1,0 +1,71 @@
+"""The submit dispatcher: every worker process runs one on its event loop, beside the poller.
+
+It asks the fair queue for the next job whenever it has a free slot; the dispatch script answers with a
+claimed job (sent at once, concurrently), the time until the budget or the breaker lets one go (slept
+through), or nothing (then it waits for the `wake` channel, on which every new or returning job is
+announced). Every few seconds it also fails the jobs queued longer than FFGATE_MAX_QUEUE_S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ffgate.budget.fair_queue import Claim
+from worker.context import WorkerContext
+from worker.submit import expire_queued, send
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 5.0
+MAX_SLEEP_S = 5.0  # a safety net: new work and a closing breaker wake the dispatcher at once
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        slots: asyncio.Semaphore,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+        stopping: asyncio.Event,
+    ) -> None:
+        self.ctx = ctx
+        self.wake = asyncio.Event()
+        self._slots = slots
+        self._spawn = spawn  # runs the send as a task that releases its slot when done
+        self._stopping = stopping
+
+    async def run(self) -> None:
+        sweep_at = 0.0
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() >= sweep_at:
+                    sweep_at = time.monotonic() + SWEEP_EVERY_S
+                    await expire_queued(self.ctx)
+                self.wake.clear()
+                await self._slots.acquire()
+                try:
+                    claim = await self.ctx.fairqueue.dispatch(self.ctx.settings.poll_lease_s)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                if isinstance(claim, Claim):
+                    self._spawn(send(self.ctx, claim))
+                    continue
+                self._slots.release()
+                await self._sleep(MAX_SLEEP_S if claim is None else min(claim, MAX_SLEEP_S))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher loop error; continuing")
+                await asyncio.sleep(1.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        woken = asyncio.ensure_future(self.wake.wait())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({woken, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        stopping.cancel()

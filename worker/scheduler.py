@@ -1,0 +1,253 @@
+"""The poller: every worker process runs one on its event loop. It claims due entries of the schedule
+(claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), asks Firefly
+for the status of many jobs concurrently, records what changed and plans the next look; it also runs
+webhook deliveries and the `submit:` entries (leases run out, back-offs over), and starts the submit
+dispatcher (worker.dispatcher) beside it. No job holds a worker while it waits: a job in flight is one
+sorted-set entry, a queued one a member of its client's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+from urllib.parse import urlparse
+
+from ffgate.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
+from ffgate.generations.changefeed import listen
+from ffgate.generations.records import Record
+from ffgate.logs import set_request_id
+from worker.context import WorkerContext
+from worker.deliveries import deliver
+from worker.dispatcher import Dispatcher
+from worker.submit import error, fail, resume
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 1.0  # new work wakes the dispatcher at once (the `wake` channel); this is a safety net
+CLAIM_BATCH = 8  # small claims spread a burst over every worker instead of the first to look
+LEARN_EVERY_S = 10.0
+CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+
+class Poller:
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self._slots = asyncio.Semaphore(ctx.settings.poll_concurrency)
+        self._delivery_slots = asyncio.Semaphore(ctx.settings.delivery_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        dispatcher = Dispatcher(self.ctx, self._slots, self._spawn, self._stopping)
+
+        def woken(_: bytes | None = None) -> None:
+            self._wake.set()
+            dispatcher.wake.set()
+
+        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, woken, woken))
+        submits = asyncio.create_task(dispatcher.run())
+        try:
+            await self._dispatch()
+        finally:
+            listener.cancel()
+            submits.cancel()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a send as one of this worker's tasks, in a slot the caller has already taken."""
+        task = asyncio.create_task(self._guard(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except Exception:
+            # The job keeps its `submit:` lease, so it is looked at again once the lease runs out.
+            log.exception("sending a job failed")
+
+    async def _dispatch(self) -> None:
+        learn_at = 0.0
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() >= learn_at:
+                    await self._learn()
+                    learn_at = time.monotonic() + LEARN_EVERY_S
+                free = min(CLAIM_BATCH, self.ctx.settings.poll_concurrency - len(self._tasks))
+                members = (
+                    await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free > 0 else []
+                )
+                for member in members:
+                    if member.startswith("deliver:"):
+                        # Not a poll slot: a slow receiver waits for a delivery slot of its own.
+                        task = asyncio.create_task(self._handle(member, self._delivery_slots))
+                        self._deliveries.add(task)
+                        task.add_done_callback(self._deliveries.discard)
+                        continue
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._handle(member))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+                if not members:
+                    await self._idle()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("poller loop error; continuing")
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._tasks or self._deliveries:
+            await asyncio.wait(self._tasks | self._deliveries, timeout=10)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _idle(self) -> None:
+        """Sleep until the next entry is due, new work is announced, or the worker stops."""
+        self._wake.clear()
+        due = await self.ctx.jobs.next_due()
+        wait = IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, max(0.0, due - time.time()))
+        if wait <= 0:
+            return
+        woken = asyncio.ensure_future(self._wake.wait())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({woken, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        stopping.cancel()
+
+    async def _learn(self) -> None:
+        raw = await self.ctx.redis.lrange(self.ctx.keys.durations, 0, 199)
+        self.ctx.planner.learn([float(x) for x in raw], replace=True)
+
+    async def _handle(self, member: str, slots: asyncio.Semaphore | None = None) -> None:
+        kind, _, gen_id = member.partition(":")
+        try:
+            if kind == "submit":
+                await resume(self.ctx, gen_id)
+            elif kind == "deliver" and slots is not None:
+                async with slots:
+                    await deliver(self.ctx, gen_id)
+            else:
+                await poll(self.ctx, gen_id)
+        except Exception:
+            # The entry keeps its lease score, so it is tried again once the lease runs out.
+            log.exception("handling %s failed", member)
+
+
+async def poll(ctx: WorkerContext, gen_id: str) -> None:
+    record = await ctx.jobs.get(gen_id)
+    if record is None or record.state not in ("submitted", "running") or not record.status_url:
+        await ctx.jobs.unschedule(f"poll:{gen_id}")
+        return
+    set_request_id(record.request_id)
+    now = time.time()
+    elapsed = now - (record.submitted_at or now)
+    try:
+        body = await ctx.firefly.status(record.status_url, record.request_id)
+    except UpstreamRateLimited as exc:
+        await _reschedule(ctx, record, exc.retry_after_s)
+        return
+    except UpstreamRejected as exc:  # 404 unknown_job_id and the like: Firefly no longer knows it
+        await fail(ctx, gen_id, ("submitted", "running"), error(exc.code, exc.detail, retryable=False))
+        ctx.planner.finished(gen_id)
+        return
+    except UpstreamError as exc:
+        errors = record.poll_errors + 1
+        if errors >= ctx.settings.poll_max_errors:
+            message = f"Gave up after {errors} failed status calls: {exc.detail}"
+            await fail(
+                ctx, gen_id, ("submitted", "running"), error("upstream_unavailable", message, retryable=True)
+            )
+        else:
+            delay = min(ctx.settings.poll_max_interval_s, 2.0**errors)
+            await _reschedule(ctx, record, delay, {"pollErrors": str(errors)})
+        return
+    await record_status(ctx, record, body, elapsed)
+
+
+async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any], elapsed: float) -> None:
+    status = str(body.get("status", ""))
+    gen_id = record.id
+    active = ("submitted", "running")
+    if status == "succeeded" or status == "completed":
+        outputs = _outputs(body.get("result") or {})
+        done, _ = await ctx.jobs.transition(
+            gen_id, allowed=active, to="succeeded", fields={"outputs": outputs}
+        )
+        if done:
+            await _learned(ctx, record, elapsed)
+    elif status in ("failed", "timeout"):
+        code = str(body.get("error_code") or status)
+        message = str(body.get("message") or f"Firefly reported the job {status}.")
+        await fail(ctx, gen_id, active, error(code, message, retryable=status == "timeout"))
+        ctx.planner.finished(gen_id)
+    elif status in ("cancelled", "canceled"):
+        await ctx.jobs.transition(gen_id, allowed=active, to="canceled")
+        ctx.planner.finished(gen_id)
+    elif elapsed > ctx.settings.job_max_age_s:
+        message = (
+            f"Firefly had not finished the job after {ctx.settings.job_max_age_s}s; ffgate gave up on it."
+        )
+        await fail(ctx, gen_id, active, error("timeout", message, retryable=True))
+        ctx.planner.finished(gen_id)
+    else:
+        if status not in ("pending", "running", "cancel_pending"):
+            log.warning("unknown Firefly status %r for %s; polling on", status, gen_id)
+        if record.submitted_at:
+            ctx.planner.seen_running(gen_id, record.submitted_at)
+        to = "running" if status in ("running", "cancel_pending") else ""
+        delay = ctx.planner.next_delay(elapsed, first=False)
+        await _reschedule(ctx, record, delay, {"pollErrors": "0", "lastPolledAt": repr(time.time())}, to)
+
+
+async def _reschedule(
+    ctx: WorkerContext, record: Record, delay: float, fields: dict[str, Any] | None = None, to: str = ""
+) -> None:
+    await ctx.jobs.transition(
+        record.id,
+        allowed=("submitted", "running"),
+        to=to,
+        fields=fields,
+        schedule=f"poll:{time.time() + delay}",
+    )
+
+
+async def _learned(ctx: WorkerContext, record: Record, elapsed: float) -> None:
+    """Remember how long the job took; halfway between the last look that saw it running and this one."""
+    ctx.planner.finished(record.id)
+    if record.submitted_at is None:
+        return
+    last_running = (record.last_polled_at or record.submitted_at) - record.submitted_at
+    duration = max(0.0, (last_running + elapsed) / 2)
+    ctx.planner.learn([duration])
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.lpush(ctx.keys.durations, f"{duration:.3f}")
+    pipe.ltrim(ctx.keys.durations, 0, 199)
+    await pipe.execute()
+
+
+def _outputs(result: dict[str, Any]) -> list[dict[str, Any]]:
+    size = result.get("size") or {}
+    outputs = []
+    for item in result.get("outputs") or []:
+        url = str((item.get("image") or {}).get("url", ""))
+        suffix = urlparse(url).path.lower().rpartition(".")[2]
+        outputs.append(
+            {
+                "seed": item.get("seed"),
+                "image": {
+                    "url": url,
+                    "width": size.get("width"),
+                    "height": size.get("height"),
+                    "contentType": CONTENT_TYPES.get(f".{suffix}"),
+                },
+            }
+        )
+    return outputs
