@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     # --- shared -------------------------------------------------------------------------------------------
     redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
     redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
-    queue_name: str = Field("ffgate", description="Name of the RQ queue that carries submit/cancel work.")
+    queue_name: str = Field(
+        "ffgate", description="Name of the RQ queue of cancels (submits and polls run on the Redis schedule)."
+    )
     log_level: str = "INFO"
 
     # --- upstream: Adobe IMS + Firefly ---------------------------------------------------------------------

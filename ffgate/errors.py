@@ -20,12 +20,17 @@
         ├── UpstreamUnavailable      5xx, or the request never reached Firefly; retryable
         └── UpstreamTimeout          no answer in time: whether Firefly acted is unknown
 
-Every error maps to `application/problem+json` in `service.problems`, and nowhere else.
+Every error maps to `application/problem+json` in `service.problems`, and nowhere else. An error raised
+once the caller is known carries the caller's request-rate state (`rate_limit`), which the HTTP layer turns
+into `RateLimit-*` headers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ffgate.clients.rate_limit import RateLimitState
 
 
 class FfgateError(Exception):
@@ -38,6 +43,12 @@ class FfgateError(Exception):
         self.detail = detail or self.title
         self.errors = errors
         self.headers: dict[str, str] = {}
+        self.rate_limit: RateLimitState | None = None
+
+    def for_caller(self, rate_limit: RateLimitState | None) -> FfgateError:
+        """This error, as the answer to a caller whose request left its rate window in `rate_limit`."""
+        self.rate_limit = rate_limit
+        return self
 
     @property
     def type(self) -> str:

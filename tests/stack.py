@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import redis
 
-
 from ffgate.cli.processes import Child, stop_children
 from tests.redis_db import REDIS_HOST
 

