@@ -78,8 +78,11 @@ def test_router_model_matches_the_documented_shape(emu: Emu) -> None:
     assert router["conceptId"] == "router"
     assert router["assetId"].startswith("urn:aaid:sc:VA6C2:")
     assert isinstance(router["createdDate"], int) and isinstance(router["modifiedDate"], int)
-    assert router["baseModel"] == {"name": "clio_v2", "version": "2.0.0"}
+    assert router["baseModel"] == seed.BASE_MODELS["image4"]
     assert models[seed.STYLE_MODEL_ID]["conceptId"] == ""
+    # Adobe's one documented baseModel, in a tutorial written for image3_custom.
+    assert models[seed.IMAGE3_MODEL_ID]["baseModel"] == {"name": "clio_v2", "version": "2.0.0"}
+    assert set(models[seed.IMAGE5_MODEL_ID]["baseModel"]) == {"name", "version"}
 
 
 @pytest.mark.parametrize(
