@@ -1,13 +1,13 @@
 """The one place configuration is read: environment variables with the `FFGATE_` prefix.
 
-Every process (gateway, worker, emulator, `ffgate dev`) builds a `Settings` in its entry point and hands it
-on; nothing reads the environment anywhere else.
+Every process (gateway, worker, `ffgate dev`) builds a `Settings` in its entry point and hands it on;
+nothing reads the environment anywhere else. The emulator has settings of its own (`emulator/settings.py`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, RedisDsn, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -107,26 +107,6 @@ class Settings(BaseSettings):
     poll_max_errors: int = Field(8, description="Consecutive failed status calls before a job is given up.")
     job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")
     maintenance_interval_s: int = Field(15, description="How often a worker recovers abandoned work.")
-
-    # --- emulator (only read by `ffgate emulator`) -------------------------------------------------------
-    emulator_client_id: str = "ffgate-emulator-client"
-    emulator_client_secret: SecretStr = SecretStr("ffgate-emulator-secret")
-    emulator_public_url: str | None = Field(
-        None, description="Base URL put in statusUrl/cancelUrl/image URLs; the request's own base when unset."
-    )
-    emulator_token_ttl_s: int = 86399
-    emulator_job_latency_s: float = 8.0
-    emulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0)
-    emulator_failure_code: str = "runtime_error"
-    emulator_rpm: int = Field(4, ge=0, description="Per-minute limit (0: none), as Adobe's default.")
-    emulator_rpd: int = Field(9000, ge=0, description="Per-day limit (0: none), as Adobe's default.")
-    emulator_limit_status_calls: bool = False
-    emulator_retry_after_format: Literal["seconds", "http-date"] = "seconds"
-    emulator_image_format: Literal["jpeg", "png"] = "jpeg"
-    emulator_image_max_side: int = Field(
-        1024, description="Images are drawn at the requested size or this cap."
-    )
-    emulator_url_ttl_s: int = 3600
 
     @field_validator("admin_key", "key_pepper", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """The `ffgate` command: one sub-command per process, and `dev` for all of them at once.
 
 A command imports its process only when it runs, so `ffgate --help` stays fast and a process that cannot be
-imported breaks its own command only. Each command builds the one `Settings` from the environment.
+imported breaks its own command only. Each command builds the one `Settings` from the environment (the
+emulator its own `EmulatorSettings`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from emulator.settings import EmulatorSettings
     from ffgate.config import Settings
 
 app = typer.Typer(
@@ -37,10 +41,26 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        # Listed by hand: pydantic's own message repeats the input, which may be a secret.
-        lines = [f"  FFGATE_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
-        typer.echo("ffgate: invalid configuration\n" + "\n".join(lines), err=True)
-        raise typer.Exit(2) from None
+        raise _invalid_configuration(exc, "FFGATE_") from None
+
+
+def load_emulator_settings() -> EmulatorSettings:
+    """The emulator's settings from FFGATE_EMULATOR_*; an invalid value ends the command, naming it."""
+    from pydantic import ValidationError
+
+    from emulator.settings import ENV_PREFIX, EmulatorSettings
+
+    try:
+        return EmulatorSettings()
+    except ValidationError as exc:
+        raise _invalid_configuration(exc, ENV_PREFIX) from None
+
+
+def _invalid_configuration(exc: ValidationError, prefix: str) -> typer.Exit:
+    # Listed by hand: pydantic's own message repeats the input, which may be a secret.
+    lines = [f"  {prefix}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
+    typer.echo("ffgate: invalid configuration\n" + "\n".join(lines), err=True)
+    return typer.Exit(2)
 
 
 def entry_point(target: str) -> Callable[..., None]:
@@ -65,7 +85,7 @@ def worker() -> None:
 @app.command()
 def emulator(host: Host = "127.0.0.1", port: Port = 8090) -> None:
     """Run the Adobe IMS + Firefly emulator, for offline development and tests."""
-    entry_point("emulator.app:serve")(load_settings(), host, port)
+    entry_point("emulator.app:serve")(load_emulator_settings(), host, port)
 
 
 clients = typer.Typer(
@@ -134,4 +154,4 @@ def dev(
     from ffgate.cli.dev import DevOptions, run_dev
 
     options = DevOptions(host, port, emulator_port, redis_port, workers)
-    raise typer.Exit(run_dev(load_settings(), options, Console()))
+    raise typer.Exit(run_dev(load_settings(), load_emulator_settings(), options, Console()))
