@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, RedisDsn, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ffgate.storage.location import FileLocation, S3Location, parse_storage_url
+
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
 DEFAULT_FIREFLY_URL = "https://firefly-api.adobe.io"
 
@@ -90,6 +92,22 @@ class Settings(BaseSettings):
     )
     webhook_retry_for_s: float = Field(86400, description="No new attempt once this long after the first.")
 
+    # --- output store (gateway and worker) -------------------------------------------------------
+    storage_url: str = Field(
+        "file://./ffgate-data/outputs",
+        validate_default=True,  # the default too is made absolute, against the directory ffgate starts in
+        description=(
+            "Where outputs are kept: `file:///path` (a directory; relative as `file://./dir`) or "
+            "`s3://bucket/prefix` (endpoint, region and keys from the standard AWS variables)."
+        ),
+    )
+    storage_create_bucket: bool = Field(False, description="Create the s3:// bucket if it does not exist.")
+    aws_region: str | None = Field(
+        None,
+        validation_alias="AWS_REGION",  # the AWS name, unprefixed; boto3 itself reads only AWS_DEFAULT_REGION
+        description="The S3 store's region; unset: the AWS SDK's own default (AWS_DEFAULT_REGION, profile).",
+    )
+
     # --- worker ---------------------------------------------------------------------------------
     result_ttl_s: int = Field(7 * 24 * 3600, description="How long a finished job record is kept.")
     submit_max_attempts: int = Field(
@@ -121,6 +139,13 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
         return value
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_location(cls, value: str) -> str:
+        # Parsed here so a wrong URL stops the process at start, named FFGATE_STORAGE_URL; kept canonical
+        # (a relative directory made absolute now), so a later change of directory cannot move the store.
+        return parse_storage_url(value).url
+
     @field_validator("webhook_allowed_cidrs", mode="before")
     @classmethod
     def _split_cidrs(cls, value: object) -> object:
@@ -150,6 +175,10 @@ class Settings(BaseSettings):
     @property
     def firefly_base(self) -> str:
         return self.firefly_url.rstrip("/")
+
+    @property
+    def storage_location(self) -> FileLocation | S3Location:
+        return parse_storage_url(self.storage_url)
 
     @property
     def has_credentials(self) -> bool:
