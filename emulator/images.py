@@ -14,6 +14,7 @@ import io
 import random
 import secrets
 import textwrap
+import zlib
 import time
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
@@ -80,8 +81,11 @@ def capped_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def render(seed: int, prompt: str, width: int, height: int, image_format: str) -> bytes:
-    """Encoded image bytes; CPU-bound, so call it from a worker thread."""
+def render(
+    seed: int, prompt: str, width: int, height: int, image_format: str, pad: tuple[int, int] = (0, 0)
+) -> bytes:
+    """Encoded image bytes, padded to a size within `pad` (min, max bytes) when given; CPU-bound, so call it
+    from a worker thread."""
     digest = hashlib.sha256(f"{seed}\x00{prompt}".encode()).digest()
     rng = random.Random(digest)
     mask = Image.linear_gradient("L")
@@ -109,7 +113,32 @@ def render(seed: int, prompt: str, width: int, height: int, image_format: str) -
         image.save(out, format="PNG")
     else:
         image.save(out, format="JPEG", quality=85)
-    return out.getvalue()
+    low, high = pad
+    if not low and not high:
+        return out.getvalue()
+    target = rng.randint(low, max(low, high))
+    return _padded(out.getvalue(), image_format, target, rng)
+
+
+_JPEG_SEGMENT = 65533  # a COM segment's payload at most (its length field counts itself)
+
+
+def _padded(data: bytes, image_format: str, target: int, rng: random.Random) -> bytes:
+    """`data` grown to about `target` bytes with filler decoders skip (and Pillow reads past)."""
+    missing = target - len(data)
+    if missing <= 0:
+        return data
+    filler = rng.randbytes(missing)
+    if image_format == "png":
+        chunk = b"ffPd" + filler  # ancillary, private, safe to copy: ignored by every decoder
+        crc = zlib.crc32(chunk).to_bytes(4, "big")
+        end = data.rindex(b"IEND") - 4
+        return data[:end] + len(filler).to_bytes(4, "big") + chunk + crc + data[end:]
+    segments = []
+    for at in range(0, len(filler), _JPEG_SEGMENT):
+        part = filler[at : at + _JPEG_SEGMENT]
+        segments.append(b"\xff\xfe" + (len(part) + 2).to_bytes(2, "big") + part)
+    return data[:2] + b"".join(segments) + data[2:]  # right after SOI
 
 
 def _draw_caption(draw: ImageDraw.ImageDraw, prompt: str, footer: str, width: int, height: int) -> None:

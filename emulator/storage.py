@@ -31,7 +31,8 @@ def get_image(name: str, request: Request, emulator: EmulatorDep) -> Response:
     job, index = found
     # Drawn at the size the job's result reports (already scaled to the configured cap).
     image_format = emulator.settings.image_format
-    data = render(job.seeds[index], job.prompt, job.width, job.height, image_format)
+    pad = (emulator.settings.image_min_bytes, emulator.settings.image_max_bytes)
+    data = render(job.seeds[index], job.prompt, job.width, job.height, image_format, pad)
     return Response(
         data,
         media_type=MEDIA_TYPES[image_format],

@@ -21,7 +21,7 @@ from ffgate.wiring import Connections
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
-from service.routes import clients, generations, health, models
+from service.routes import clients, generations, health, models, outputs
 from service.schemas import Problem
 from service.server import run_http
 
@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Metrics)
     # Routes are tried in order: generations first, the hot path (no two routers share a path).
     app.include_router(generations.router)
+    app.include_router(outputs.router)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)

@@ -20,9 +20,10 @@ from ffgate.budget.eta import queue_place
 from ffgate.clients.authentication import Credentials, Principal, authenticate
 from ffgate.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from ffgate.generations import records as jobs
-from ffgate.generations.admission import SCOPE
+from ffgate.generations.admission import SCOPE, Reuse
 from ffgate.generations.changefeed import until_set
 from ffgate.generations.idempotency import IdempotencyKey
+from ffgate.generations.outputs import pins_every_seed, reuse_fingerprint
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State, public_status
 from ffgate.generations.views import DeliveryAttempt, Generation
@@ -45,6 +46,7 @@ async def submit(
     body: GenerationRequest,
     request_id: str,
     idempotency_key: str | None,
+    fresh: bool = False,
 ) -> tuple[Record, bool, Principal]:
     """Check the request against what Firefly can do, then write the record and queue it (before the 202).
 
@@ -53,6 +55,9 @@ async def submit(
     when the model
     is in this process's copy of the catalogue and there is no webhook to check; otherwise first, before the
     model is looked for in Redis or Firefly and the webhook's address is resolved.
+
+    A request that pins every seed may be answered from a stored generation (ffgate.generations.outputs),
+    unless `fresh` (`Cache-Control: no-cache`).
     """
     who: Principal | Credentials = credentials.admin or credentials
     model = rt.models.cached(body.customModelId) if rt.models is not None else None
@@ -70,16 +75,22 @@ async def submit(
                 str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
             ) from None
     authenticated = isinstance(who, Principal)
+    request = body.firefly_body()
+    reuse = None
+    if pins_every_seed(request):
+        version = str(request.get("modelVersion") or rt.settings.model_version)
+        reuse = Reuse(reuse_fingerprint(request, version), not fresh, rt.settings.reuse_across_clients)
     principal, created = await rt.admission.admit(
         who,
         gen_id=new_generation_id(),
         request_id=request_id,
-        request=body.firefly_body(),
+        request=request,
         metadata=body.metadata,
         warnings=warnings_for(body, model),
         images=body.numVariations or len(body.seeds or ()) or 1,
         idempotency=IdempotencyKey.of(idempotency_key, body.as_given()) if idempotency_key else None,
         webhook=webhook,
+        reuse=reuse,
     )
     if not authenticated:  # the admission script authenticated the caller
         add_rate_limit_headers(principal.rate)

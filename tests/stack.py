@@ -81,7 +81,7 @@ class Stack:
     def __init__(self, workdir: Path, **env: str) -> None:
         self.db, self.redis = _claim_database()
         self.workdir = workdir
-        self.env = base_env(self.db) | env
+        self.env = base_env(self.db) | {"FFGATE_STORAGE_URL": f"file://{workdir}/outputs"} | env
         self.children: dict[str, Child] = {}
         self.logs: dict[str, Path] = {}
         self.emulator_url = ""
