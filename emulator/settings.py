@@ -66,7 +66,9 @@ class EmulatorSettings(BaseSettings):
     @model_validator(mode="after")
     def _byte_range(self) -> EmulatorSettings:
         if self.image_max_bytes and self.image_max_bytes < self.image_min_bytes:
-            raise ValueError("FFGATE_EMULATOR_IMAGE_MAX_BYTES must be at least FFGATE_EMULATOR_IMAGE_MIN_BYTES")
+            raise ValueError(
+                "FFGATE_EMULATOR_IMAGE_MAX_BYTES must be at least FFGATE_EMULATOR_IMAGE_MIN_BYTES"
+            )
         return self
 
     @field_validator("public_url", mode="before")

@@ -117,7 +117,8 @@ async def copy_outputs(ctx: WorkerContext, http: httpx.AsyncClient, gen_id: str)
         next_due = min(next_due, max(soonest, time.time()))  # one last look when the URL expires
     await ctx.stored.record(gen_id, outputs, attempts, next_due)
     if not left:
-        log.info("outputs of %s stored (%d)", gen_id, len(outputs))
+        stored = sum(1 for o in outputs if o["image"].get("stored"))
+        log.info("outputs of %s copied: %d of %d stored", gen_id, stored, len(outputs))
 
 
 def _expiry(image: dict[str, Any]) -> float:
