@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from stat import S_ISREG
 from typing import Any
 
 import anyio

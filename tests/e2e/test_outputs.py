@@ -251,3 +251,97 @@ def test_objects_shared_by_reuse_live_until_the_last_generation_goes(stack: Stac
         assert sha(client.get(second["outputs"][0]["image"]["url"]).content) == digest
         assert client.delete(f"/v1/generations/{second['id']}").status_code == 204
         assert not (outputs / digest[:2] / digest).exists()
+
+
+def test_a_copy_that_cannot_be_made_before_expiry_leaves_a_reason(stack: Stack) -> None:
+    with stack.emulator() as emu:
+        emu.post("/_emulator/faults", json={"endpoint": "image", "status": 503, "durationS": URL_TTL_S + 3})
+    with stack.client() as client:
+        done = wait_terminal(client, generate(client, body())["id"])
+        deadline = time.monotonic() + 20
+        while not (image := client.get(f"/v1/generations/{done['id']}").json()["outputs"][0]["image"]).get(
+            "storeError"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert image["stored"] is False and "expired" in image["storeError"]
+        assert client.get(f"/v1/generations/{done['id']}").json()["status"] == "succeeded"
+        gone = client.get(image["url"])
+        assert gone.status_code == 410
+        assert gone.headers["content-type"] == "application/problem+json"
+    assert "retrying" in stack.log("worker-1")  # the failures were logged as they happened
+
+
+def test_a_store_that_fails_redirects_to_firefly_then_answers_503(stack: Stack) -> None:
+    outputs = Path(stack.env["FFGATE_STORAGE_URL"].removeprefix("file://"))
+    with stack.client() as client:
+        done = wait_stored(client, generate(client, body())["id"])
+        url, digest = done["outputs"][0]["image"]["url"], done["outputs"][0]["image"]["sha256"]
+        shard = outputs / digest[:2]
+        aside = shard.with_name(shard.name + ".aside")
+        shard.rename(aside)
+        shard.write_bytes(b"")  # a file where the store's directory was: every read of it fails
+        try:
+            assert client.get(url).status_code == 302  # Firefly's URL still works
+            wait_expired(done)
+            down = client.get(url)
+            assert down.status_code == 503
+            assert int(down.headers["retry-after"]) >= 1
+            assert down.json()["type"] == "urn:ffgate:problem:storage-unavailable"
+        finally:
+            shard.unlink()
+            aside.rename(shard)
+        assert client.get(url).status_code == 200
+
+
+def test_a_copy_cut_short_by_sigkill_is_finished_by_another_worker(workdir: Path) -> None:
+    with running_stack(workdir, **ENV) as stack:
+        with stack.emulator() as emu:  # the first worker's downloads take a while
+            emu.post("/_emulator/faults", json={"endpoint": "image", "status": None, "delayS": 2, "count": 2})
+        with stack.client() as client:
+            done = wait_terminal(client, generate(client, body(numVariations=2))["id"])
+            time.sleep(0.5)  # the copy is under way: both downloads are held by the emulator
+            stack.kill("worker-1")
+            assert not any(
+                o["image"]["stored"] for o in client.get(f"/v1/generations/{done['id']}").json()["outputs"]
+            )
+            stack.start_worker("worker-2")
+            stored = wait_stored(client, done["id"])
+            for output in stored["outputs"]:
+                assert sha(client.get(output["image"]["url"]).content) == output["image"]["sha256"]
+        assert "copied: 2 of 2 stored" in stack.log("worker-2")
+
+
+@pytest.fixture(scope="module")
+def s3_stack(tmp_path_factory: pytest.TempPathFactory, s3_server: Any) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("s3-home")
+    env = (
+        ENV
+        | s3_server.env(home)
+        | {
+            "FFGATE_STORAGE_URL": f"s3://ffgate-e2e/{uuid.uuid4().hex[:8]}",
+            "FFGATE_STORAGE_CREATE_BUCKET": "true",
+        }
+    )
+    with running_stack(tmp_path_factory.mktemp("s3-outputs"), **env) as stack:
+        yield stack
+
+
+def test_with_an_s3_store_outputs_outlive_firefly_urls(s3_stack: Stack) -> None:
+    with Receiver() as receiver, s3_stack.client() as client:
+        created = generate(client, body(numVariations=2, webhook={"url": receiver.url}))
+        firefly = upstream_bytes(wait_terminal(client, created["id"]))
+        stored = wait_stored(client, created["id"])
+        [hook] = receiver.wait_for(1)
+        wait_expired(stored)
+        hooked = json.loads(hook.body)["data"]["outputs"]
+        gateway = s3_stack.gateways["gateway"]
+        for output, webhook_output, original in zip(stored["outputs"], hooked, firefly, strict=True):
+            url = output["image"]["url"]
+            assert webhook_output["image"]["url"] == url
+            redirect = client.get(url)
+            assert redirect.status_code == 302
+            assert "X-Amz-Signature" in redirect.headers["location"]  # the store's own short-lived URL
+            assert sha(client.get(url, follow_redirects=True).content) == sha(original)
+            link = client.post(f"{url}/links", json={}).json()["url"]
+            assert sha(httpx.get(gateway + link, follow_redirects=True).content) == sha(original)
