@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from emulator.errors import Endpoint
 from emulator.jobs import Outcome
 
-
 # `image`: the presigned output URLs (S3 in Adobe's deployment), which answer S3 XML errors.
 FaultEndpoint = Endpoint | Literal["image"]
 

@@ -14,8 +14,8 @@ import io
 import random
 import secrets
 import textwrap
-import zlib
 import time
+import zlib
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 

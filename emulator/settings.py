@@ -55,8 +55,8 @@ class EmulatorSettings(BaseSettings):
         ge=0,
         le=64 * 1024 * 1024,
         description=(
-            "Pad each output to at least this many bytes (JPEG comment segments or a private PNG chunk, which "
-            "decoders skip): realistically sized files without drawing large pictures. 0: as encoded."
+            "Pad each output to at least this many bytes (JPEG comment segments or a private PNG chunk, "
+            "which decoders skip): realistically sized files without drawing large pictures. 0: as encoded."
         ),
     )
     image_max_bytes: int = Field(

@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import anyio
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 

@@ -76,6 +76,9 @@ async def serve(rt: Runtime, record: Record, index: int, if_none_match: str | No
             f"The output store failed ({type(exc).__name__}).", reason="io-error"
         )
         return _fallback(record, index, image, unavailable)
+    if not S_ISREG(stat.st_mode):
+        unavailable = StorageUnavailable("The output store holds no file there.", reason="io-error")
+        return _fallback(record, index, image, unavailable)
     media_type = str(image.get("contentType") or "application/octet-stream")
     return FileResponse(path, headers=headers, media_type=media_type, stat_result=stat)
 

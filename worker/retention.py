@@ -16,6 +16,8 @@ import os
 import time
 
 from ffgate.errors import StorageUnavailable
+from ffgate.generations.stored import StoredOutputs
+from ffgate.storage import ObjectStore
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -23,13 +25,13 @@ log = logging.getLogger(__name__)
 FRESH_S = 600.0
 
 
-async def sweep(ctx: WorkerContext) -> int:
+async def sweep(store: ObjectStore, stored: StoredOutputs) -> int:
     """One pass over the store; returns how many objects it removed."""
     removed = 0
     fresh = time.time() - FRESH_S
-    async for listed in ctx.store.iter_objects():
-        if listed.modified_at < fresh and await ctx.stored.unreferenced(listed.key):
-            await ctx.store.delete(listed.key)
+    async for listed in store.iter_objects():
+        if listed.modified_at < fresh and await stored.unreferenced(listed.key):
+            await store.delete(listed.key)
             removed += 1
     return removed
 
@@ -40,7 +42,7 @@ async def sweep_forever(ctx: WorkerContext, stopping: asyncio.Event) -> None:
         try:
             # One worker per interval: the lock lapses by itself, so a dead sweeper's turn passes on.
             if await ctx.redis.set(ctx.keys.sweep_lock, str(os.getpid()), nx=True, ex=max(1, int(interval))):
-                removed = await sweep(ctx)
+                removed = await sweep(ctx.store, ctx.stored)
                 if removed:
                     log.info("retention sweep removed %d stored outputs", removed)
         except StorageUnavailable as exc:
