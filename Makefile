@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ffgate-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget redis newman
+.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget bench-mirror redis newman
 
 install: $(STAMP)
 
@@ -69,3 +69,6 @@ bench-submit: install redis
 
 bench-budget: install redis
 	$(BIN)/python bench/budget.py
+
+bench-mirror: install redis
+	$(BIN)/python bench/mirror.py

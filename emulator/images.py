@@ -124,21 +124,22 @@ _JPEG_SEGMENT = 65533  # a COM segment's payload at most (its length field count
 
 
 def _padded(data: bytes, image_format: str, target: int, rng: random.Random) -> bytes:
-    """`data` grown to about `target` bytes with filler decoders skip (and Pillow reads past)."""
+    """`data` grown to about `target` bytes with filler decoders skip (and Pillow reads past). The filler
+    repeats a short random pattern, built with a few large copies rather than byte by byte."""
     missing = target - len(data)
     if missing <= 0:
         return data
-    filler = rng.randbytes(missing)
+    pattern = rng.randbytes(64)
     if image_format == "png":
+        filler = (pattern * (missing // 64 + 1))[:missing]
         chunk = b"ffPd" + filler  # ancillary, private, safe to copy: ignored by every decoder
         crc = zlib.crc32(chunk).to_bytes(4, "big")
         end = data.rindex(b"IEND") - 4
-        return data[:end] + len(filler).to_bytes(4, "big") + chunk + crc + data[end:]
-    segments = []
-    for at in range(0, len(filler), _JPEG_SEGMENT):
-        part = filler[at : at + _JPEG_SEGMENT]
-        segments.append(b"\xff\xfe" + (len(part) + 2).to_bytes(2, "big") + part)
-    return data[:2] + b"".join(segments) + data[2:]  # right after SOI
+        return b"".join((data[:end], len(filler).to_bytes(4, "big"), chunk, crc, data[end:]))
+    full, rest = divmod(missing, _JPEG_SEGMENT + 4)
+    segment = b"\xff\xfe" + (_JPEG_SEGMENT + 2).to_bytes(2, "big") + (pattern * 1024)[:_JPEG_SEGMENT]
+    last = b"\xff\xfe" + (rest + 2).to_bytes(2, "big") + (pattern * 1024)[:rest] if rest else b""
+    return b"".join((data[:2], segment * full, last, data[2:]))  # right after SOI
 
 
 def _draw_caption(draw: ImageDraw.ImageDraw, prompt: str, footer: str, width: int, height: int) -> None:
