@@ -10,6 +10,8 @@
 `AsyncClient` has the same methods, to be awaited (iterators are async iterators).
 """
 
+import logging
+
 from ffgate_client._async import AsyncClient
 from ffgate_client._base import __version__
 from ffgate_client._core import DEFAULT_TEMPLATE, DownloadProgress, RetryPolicy
@@ -29,6 +31,7 @@ from ffgate_client.errors import (
     ModelNotFound,
     NotFound,
     PermissionDenied,
+    ProtocolError,
     QuotaExceeded,
     RateLimited,
     RequestRefused,
@@ -36,6 +39,7 @@ from ffgate_client.errors import (
     ServiceUnavailable,
     WaitTimeout,
     WebhookVerificationError,
+    WriteError,
 )
 from ffgate_client.models import (
     TERMINAL,
@@ -51,6 +55,9 @@ from ffgate_client.models import (
     WebhookMessage,
 )
 from ffgate_client.webhooks import verify_webhook
+
+# Retries are logged as warnings on "ffgate_client"; nothing is printed unless the application asks.
+logging.getLogger("ffgate_client").addHandler(logging.NullHandler())
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -80,6 +87,7 @@ __all__ = [
     "OutputImage",
     "PermissionDenied",
     "Problem",
+    "ProtocolError",
     "QueueInfo",
     "QuotaExceeded",
     "RateLimited",
@@ -90,6 +98,7 @@ __all__ = [
     "WaitTimeout",
     "WebhookMessage",
     "WebhookVerificationError",
+    "WriteError",
     "__version__",
     "verify_webhook",
 ]

@@ -16,7 +16,7 @@ import mimetypes
 import os
 import random
 import re
-import tempfile
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -579,12 +579,14 @@ class Sink:
 
     def __enter__(self) -> Sink:
         directory = self.target.path.parent
+        temp = directory / f".{self.target.path.name}.{secrets.token_hex(4)}.part"
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{self.target.path.name}.", suffix=".part")
+            # Not mkstemp: its files are 0600, and the saved image should get the usual mode (umask).
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except OSError as exc:
-            raise errors.DownloadError(f"cannot write in {directory}: {exc.strerror or exc}") from exc
-        self._temp = Path(temp)
+            raise errors.WriteError(f"cannot write in {directory}: {exc.strerror or exc}") from exc
+        self._temp = temp
         self._file = os.fdopen(fd, "wb")
         return self
 
@@ -598,7 +600,7 @@ class Sink:
         try:
             self._file.write(chunk)
         except OSError as exc:
-            raise errors.DownloadError(f"cannot write {self.target.path}: {exc.strerror or exc}") from exc
+            raise errors.WriteError(f"cannot write {self.target.path}: {exc.strerror or exc}") from exc
         self._hash.update(chunk)
         self.received += len(chunk)
         self._report()
@@ -610,7 +612,7 @@ class Sink:
             os.fsync(self._file.fileno())
             self._file.close()
         except OSError as exc:
-            raise errors.DownloadError(f"cannot write {target.path}: {exc.strerror or exc}") from exc
+            raise errors.WriteError(f"cannot write {target.path}: {exc.strerror or exc}") from exc
         if target.size is not None and self.received != target.size:
             raise errors.IntegrityError(
                 f"output {target.index} is {self.received} bytes; the gateway announced {target.size}"
@@ -621,7 +623,10 @@ class Sink:
                 f"output {target.index} has SHA-256 {digest}; the gateway announced {target.sha256}"
             )
         assert self._temp is not None
-        os.replace(self._temp, target.path)
+        try:
+            os.replace(self._temp, target.path)
+        except OSError as exc:
+            raise errors.WriteError(f"cannot write {target.path}: {exc.strerror or exc}") from exc
         self._temp = None
         self._report(done=True)
         return target.path
@@ -656,4 +661,5 @@ def download_call(target: DownloadTarget) -> Call:
 
 
 def download_failed(call: Call, error: httpx.TransportError) -> errors.DownloadError:
-    return errors.DownloadError(f"download of {call.url} interrupted ({type(error).__name__})")
+    where = urlsplit(call.url)._replace(query="", fragment="").geturl()  # a presigned query is a credential
+    return errors.DownloadError(f"download of {where} interrupted ({type(error).__name__})")

@@ -154,5 +154,9 @@ class IntegrityError(DownloadError):
     pass
 
 
+class WriteError(DownloadError):
+    pass
+
+
 class WebhookVerificationError(FfgateClientError):
     pass
