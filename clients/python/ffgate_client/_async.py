@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any, Self, TypeVar, cast
@@ -137,7 +137,9 @@ class AsyncClient(ClientBase):
     async def get(self, generation: str | Generation) -> Generation:
         return await self._run(_core.get_op(_core.generation_id(generation)))
 
-    async def pages(self, *, status: str | None = None, page_size: int = 50) -> AsyncIterator[GenerationPage]:
+    async def pages(
+        self, *, status: str | None = None, page_size: int = 50
+    ) -> AsyncGenerator[GenerationPage, None]:
         """The caller's generations, newest first, page by page, each fetched when reached."""
         cursor: str | None = None
         while True:
@@ -147,7 +149,9 @@ class AsyncClient(ClientBase):
                 return
             cursor = page.next_cursor
 
-    async def list(self, *, status: str | None = None, page_size: int = 50) -> AsyncIterator[Generation]:
+    async def list(
+        self, *, status: str | None = None, page_size: int = 50
+    ) -> AsyncGenerator[Generation, None]:
         """Every one of the caller's generations (optionally in one `status`), newest first, across pages."""
         async for page in self.pages(status=status, page_size=page_size):
             for item in page.items:
@@ -163,7 +167,7 @@ class AsyncClient(ClientBase):
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - it bounds a series of long-polls, not one await
         poll_s: float = 30,
-    ) -> AsyncIterator[Generation]:
+    ) -> AsyncGenerator[Generation, None]:
         """The generation now, then again at every change of status (and at least every `poll_s` seconds,
         so a queued one's position and ETA stay fresh), until it is terminal or `timeout` has passed."""
         plan = Watch(timeout, poll_s)
@@ -189,7 +193,7 @@ class AsyncClient(ClientBase):
 
     async def events(
         self, generation: str | Generation, *, last_event_id: str | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """The generation's server-sent events, from its current state to the terminal one. A dropped
         connection is resumed with Last-Event-ID; pass `last_event_id` to resume an earlier iteration."""
         stream = EventStream(_core.generation_id(generation), last_event_id, self.retry)

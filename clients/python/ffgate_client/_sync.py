@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any, Self, TypeVar, cast
@@ -137,7 +137,9 @@ class Client(ClientBase):
     def get(self, generation: str | Generation) -> Generation:
         return self._run(_core.get_op(_core.generation_id(generation)))
 
-    def pages(self, *, status: str | None = None, page_size: int = 50) -> Iterator[GenerationPage]:
+    def pages(
+        self, *, status: str | None = None, page_size: int = 50
+    ) -> Generator[GenerationPage, None, None]:
         """The caller's generations, newest first, page by page, each fetched when reached."""
         cursor: str | None = None
         while True:
@@ -147,7 +149,7 @@ class Client(ClientBase):
                 return
             cursor = page.next_cursor
 
-    def list(self, *, status: str | None = None, page_size: int = 50) -> Iterator[Generation]:
+    def list(self, *, status: str | None = None, page_size: int = 50) -> Generator[Generation, None, None]:
         """Every one of the caller's generations (optionally in one `status`), newest first, across pages."""
         for page in self.pages(status=status, page_size=page_size):
             yield from page.items
@@ -158,7 +160,7 @@ class Client(ClientBase):
 
     def watch(
         self, generation: str | Generation, *, timeout: float | None = None, poll_s: float = 30
-    ) -> Iterator[Generation]:
+    ) -> Generator[Generation, None, None]:
         """The generation now, then again at every change of status (and at least every `poll_s` seconds,
         so a queued one's position and ETA stay fresh), until it is terminal or `timeout` has passed."""
         plan = Watch(timeout, poll_s)
@@ -178,7 +180,9 @@ class Client(ClientBase):
             last = seen
         return plan.finish(last)
 
-    def events(self, generation: str | Generation, *, last_event_id: str | None = None) -> Iterator[Event]:
+    def events(
+        self, generation: str | Generation, *, last_event_id: str | None = None
+    ) -> Generator[Event, None, None]:
         """The generation's server-sent events, from its current state to the terminal one. A dropped
         connection is resumed with Last-Event-ID; pass `last_event_id` to resume an earlier iteration."""
         stream = EventStream(_core.generation_id(generation), last_event_id, self.retry)
