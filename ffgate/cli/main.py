@@ -133,8 +133,21 @@ GenId = Annotated[str, typer.Argument(help="The generation's id (gen_...).")]
 EXIT_CODES = (
     "Exit codes: 0 succeeded; 3 failed; 4 canceled; 5 refused by the gateway (4xx); 6 unknown model; "
     "7 key refused (401/403); 8 rate limit or quota (429); 9 gateway unreachable or failing; "
-    "10 download failed; 11 cannot write the output; 12 --timeout passed; 130 interrupted; 2 bad usage."
+    "10 download failed; 11 cannot write the output; 12 --timeout passed; 130 interrupted; 2 bad usage "
+    "(or no client library installed)."
 )
+
+
+def client_entry_point(target: str) -> Callable[..., None]:
+    """`entry_point` for the commands built on the client library, a package of its own (clients/python)
+    that an installation may lack: then one line says so, not a traceback."""
+    try:
+        return entry_point(target)
+    except ModuleNotFoundError as exc:
+        if exc.name != "ffgate_client":
+            raise
+        typer.echo("ffgate: this command needs the client library: pip install ./clients/python", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command(epilog=EXIT_CODES)
@@ -170,12 +183,14 @@ def generate(
     Shows the generation's progress (queued with its position and ETA, submitted, running, then a bar
     per file) and prints the saved paths. Ctrl-C asks whether to cancel the generation.
     """
+    run = client_entry_point("ffgate.cli.generate:run")
     from ffgate.cli.generate import GenerateOptions
 
-    options = GenerateOptions(
-        prompt, model, n, seed or [], size, model_version, out, wait, as_json, url, key, timeout, name
+    run(
+        GenerateOptions(
+            prompt, model, n, seed or [], size, model_version, out, wait, as_json, url, key, timeout, name
+        )
     )
-    entry_point("ffgate.cli.generate:run")(options)
 
 
 @app.command(epilog=EXIT_CODES)
@@ -191,7 +206,7 @@ def models(
     key: ApiKey = None,
 ) -> None:
     """The custom models the gateway can use, in a table (or --json)."""
-    entry_point("ffgate.cli.remote:models")(url, key, training_mode, published_state, as_json)
+    client_entry_point("ffgate.cli.remote:models")(url, key, training_mode, published_state, as_json)
 
 
 generations = typer.Typer(help="Your generations on a gateway: list, show, cancel.", no_args_is_help=True)
@@ -210,7 +225,7 @@ def generations_list(
     key: ApiKey = None,
 ) -> None:
     """Your generations, newest first."""
-    entry_point("ffgate.cli.remote:list_generations")(url, key, status, limit, as_json)
+    client_entry_point("ffgate.cli.remote:list_generations")(url, key, status, limit, as_json)
 
 
 @generations.command("show", epilog=EXIT_CODES)
@@ -218,7 +233,7 @@ def generations_show(
     gen_id: GenId, as_json: AsJson = False, url: GatewayUrl = DEFAULT_GATEWAY, key: ApiKey = None
 ) -> None:
     """One generation: status, queue place, outputs, error."""
-    entry_point("ffgate.cli.remote:show")(url, key, gen_id, as_json)
+    client_entry_point("ffgate.cli.remote:show")(url, key, gen_id, as_json)
 
 
 @generations.command("cancel", epilog=EXIT_CODES)
@@ -226,7 +241,7 @@ def generations_cancel(
     gen_id: GenId, as_json: AsJson = False, url: GatewayUrl = DEFAULT_GATEWAY, key: ApiKey = None
 ) -> None:
     """Cancel a generation (at once if it is still queued, else once Firefly confirms)."""
-    entry_point("ffgate.cli.remote:cancel")(url, key, gen_id, as_json)
+    client_entry_point("ffgate.cli.remote:cancel")(url, key, gen_id, as_json)
 
 
 # --- training sets (ffgate.datasets, shown by ffgate.cli.dataset) -------------------------------------------
