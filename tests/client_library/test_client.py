@@ -347,6 +347,16 @@ def test_downloads_are_checked_against_the_announced_size_and_sha256(
             ff.download(wrong, target)
         assert list(target.iterdir()) == []  # neither the final name nor a temporary one
 
+    output = finished.outputs[0]
+    forged = output.image.model_copy(
+        update={"url": output.image.url.replace("X-Amz-Signature=", "X-Amz-Signature=0")}
+    )
+    refused = finished.model_copy(update={"outputs": [output.model_copy(update={"image": forged})]})
+    with pytest.raises(ffc.DownloadError, match="403") as forbidden:
+        ff.download(refused, tmp_path / "forged")
+    assert forbidden.value.problem is not None and forbidden.value.problem.status == 403
+    assert list((tmp_path / "forged").iterdir()) == []
+
 
 def test_an_interrupted_download_is_retried_and_never_left_partial(
     stack: Stack, caller: tuple[str, str, str], finished: ffc.Generation, tmp_path: Path

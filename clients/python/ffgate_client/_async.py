@@ -250,7 +250,7 @@ class AsyncClient(ClientBase):
                         await response.aread()
                         delay = attempts.after_response(response)
                         if delay is None:
-                            raise _core.error_for(response)
+                            raise _core.download_refused(target, response)
             except httpx.TransportError as exc:
                 delay = attempts.after_error(exc)
             await asyncio.sleep(delay)

@@ -660,6 +660,14 @@ def download_call(target: DownloadTarget) -> Call:
     )
 
 
+def download_refused(target: DownloadTarget, response: httpx.Response) -> errors.DownloadError:
+    """An output's URL answered an error (after the retries): e.g. 403 once a presigned URL has expired."""
+    problem = problem_of(response)
+    return errors.DownloadError(
+        f"output {target.index} could not be fetched: {response.status_code} {problem.detail}", problem
+    )
+
+
 def download_failed(call: Call, error: httpx.TransportError) -> errors.DownloadError:
     where = urlsplit(call.url)._replace(query="", fragment="").geturl()  # a presigned query is a credential
     return errors.DownloadError(f"download of {where} interrupted ({type(error).__name__})")

@@ -238,7 +238,7 @@ class Client(ClientBase):
                     response.read()
                     delay = attempts.after_response(response)
                     if delay is None:
-                        raise _core.error_for(response)
+                        raise _core.download_refused(target, response)
             except httpx.TransportError as exc:
                 delay = attempts.after_error(exc)
             time.sleep(delay)

@@ -147,7 +147,9 @@ class WaitTimeout(FfgateClientError):
 
 
 class DownloadError(FfgateClientError):
-    pass
+    def __init__(self, message: str, problem: Problem | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem  # what the output's URL answered, when it answered an error
 
 
 class IntegrityError(DownloadError):
