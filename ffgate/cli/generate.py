@@ -136,8 +136,11 @@ class Display:
             self.console.print(f"saved {update.path}", soft_wrap=True, highlight=False)
 
 
+INTERRUPTED = "interrupted: `ffgate generations list` shows whether a generation was queued"
+
+
 def run(options: GenerateOptions) -> None:
-    with session(options.url, options.key, options.as_json) as ff:
+    with session(options.url, options.key, options.as_json, interrupted=INTERRUPTED) as ff:
         with errors_as_exit_codes(options.as_json):
             generation = ff.generate(
                 options.prompt,

@@ -138,8 +138,11 @@ class _RetryNotes(logging.Handler):
 
 
 @contextmanager
-def session(url: str, key: str | None, as_json: bool = False) -> Iterator[Client]:
-    """A client of the gateway at `url` with `key`; its retries shown when a person is watching."""
+def session(
+    url: str, key: str | None, as_json: bool = False, *, interrupted: str = "interrupted"
+) -> Iterator[Client]:
+    """A client of the gateway at `url` with `key`; its retries shown when a person is watching, and a
+    Ctrl-C that nothing inside handled ends the command with `interrupted` and exit code 130."""
     if not key:
         fail(ExitCode.USAGE, "no API key: give --key or set FFGATE_KEY", as_json=as_json)
     try:
@@ -153,6 +156,8 @@ def session(url: str, key: str | None, as_json: bool = False) -> Iterator[Client
     try:
         with client:
             yield client
+    except KeyboardInterrupt:
+        fail(ExitCode.INTERRUPTED, interrupted, as_json=as_json)
     finally:
         if notes is not None:
             logger.removeHandler(notes)
