@@ -29,13 +29,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import quantile, submit_generations
+from bench.common import quantile, start_reference_app, submit_generations
 from bench.inflight import PRODUCTION_POLLING, rss_kib
 from bench.submit_overhead import cpu_seconds
 from emulator.seed import ROUTER_MODEL_ID
 from ffgate.cli.processes import Child, stop_children
 from ffgate.generations.outputs import epoch
-from tests.stack import free_port, running_stack
+from tests.stack import running_stack
 
 TARGET_P99_S, TARGET_RSS_MB, TARGET_SERVING = 10.0, 400, 0.7
 EMULATOR = {
@@ -72,21 +72,9 @@ def wrk(url: str, key: str | None, duration: int, conns: int) -> float:
 
 
 def start_bare(path: Path, env: dict[str, str]) -> tuple[Child, str]:
-    port = free_port()
-    argv = [sys.executable, "-m", "bench.bare_files", "--port", str(port), "--file", str(path)]
-    env = env | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    child = Child("bare", subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, process_group=0))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/file", timeout=2).raise_for_status()
-            return child, base
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or child.proc.poll() is not None:
-                stop_children([child])
-                raise
-            time.sleep(0.1)
+    return start_reference_app(
+        "bench.bare_files", ["--file", str(path)], env, lambda base: httpx.get(f"{base}/file", timeout=2)
+    )
 
 
 def main() -> None:

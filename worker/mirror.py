@@ -6,10 +6,11 @@ has its own concurrency (`FFGATE_COPY_CONCURRENCY` generations at once per worke
 timeouts, and pushes its entries `FFGATE_COPY_LEASE_S` ahead while it works on them: if the worker dies
 mid-copy, the entry comes due again and another worker copies what is not recorded as stored.
 
-Why not RQ (one job per generation)? Measured for bench/mirror.py's 2,000 generations completing at once:
-a SimpleWorker runs one job at a time and costs ~57 Redis commands a job, and RQ's scheduler looks at
-retries once a second; the copies must instead overlap (they wait on the network) and the retry must
-follow Firefly's URL expiry, which the schedule does with one sorted-set entry. See README "Stored outputs".
+Why not RQ (one job per generation)? Measured: a SimpleWorker runs one job at a time, ~290 no-op jobs/s
+(2.1 ms CPU each) on the bench machine, and each copy job would hold it for its whole download, so 2,000
+generations succeeding at once (bench/mirror.py) would copy one after another per worker; RQ's scheduler
+also looks at retries only once a second. On the schedule the copies overlap on the event loop, a retry is
+one sorted-set entry due at the back-off (or at the URL's expiry), and the lease gives the takeover.
 
 A failed copy (Firefly unreachable, a 5xx or 403, the store full or down) is retried with back-off until the
 output's `upstreamExpiresAt`; after that the output keeps `stored: false` with a `storeError`, and the
