@@ -294,6 +294,28 @@ def test_a_store_that_fails_redirects_to_firefly_then_answers_503(stack: Stack) 
         assert client.get(url).status_code == 200
 
 
+def test_a_refused_upload_is_retried_logged_and_then_stored(stack: Stack) -> None:
+    outputs = Path(stack.env["FFGATE_STORAGE_URL"].removeprefix("file://"))
+    aside = outputs.with_name("outputs.aside")
+    with stack.emulator() as emu, stack.client() as client:
+        emu.patch("/_emulator/config", json={"urlTtlS": 120})  # time enough for the retries
+        outputs.rename(aside)
+        outputs.write_bytes(b"")  # the store cannot write: a file where its directory should be
+        try:
+            done = wait_terminal(client, generate(client, body())["id"])
+            deadline = time.monotonic() + 20
+            while f"copying an output of {done['id']} failed" not in stack.log("worker-1"):
+                assert time.monotonic() < deadline, stack.log("worker-1")[-2000:]
+                time.sleep(0.2)
+            assert not client.get(f"/v1/generations/{done['id']}").json()["outputs"][0]["image"]["stored"]
+        finally:
+            outputs.unlink()
+            aside.rename(outputs)
+            emu.patch("/_emulator/config", json={"urlTtlS": URL_TTL_S})
+        stored = wait_stored(client, done["id"])
+        assert client.get(stored["outputs"][0]["image"]["url"]).status_code == 200
+
+
 def test_a_copy_cut_short_by_sigkill_is_finished_by_another_worker(workdir: Path) -> None:
     with running_stack(workdir, **ENV) as stack:
         with stack.emulator() as emu:  # the first worker's downloads take a while
