@@ -17,6 +17,7 @@ import httpx
 
 from ffgate.budget.eta import queue_info
 from ffgate.generations.records import utcnow
+from ffgate.logs import bind
 from ffgate.webhooks.delivery import (
     IPAddress,
     RefusedDestination,
@@ -51,6 +52,7 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
     if record is None or not record.webhook_url:
         await ctx.jobs.unschedule(member)
         return
+    bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     attempt = int(fields["attempt"])
     if not await ctx.redis.eval(_CLAIM_ATTEMPT, 1, key, str(attempt)):
         return  # another worker is on it (its lease on the entry ran out while it waited for a slot)

@@ -38,7 +38,10 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         # Listed by hand: pydantic's own message repeats the input, which may be a secret.
-        lines = [f"  FFGATE_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
+        lines = [
+            f"  FFGATE_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else f"  {e['msg']}"
+            for e in exc.errors()
+        ]
         typer.echo("ffgate: invalid configuration\n" + "\n".join(lines), err=True)
         raise typer.Exit(2) from None
 
