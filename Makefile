@@ -1,21 +1,24 @@
-# Two entry points for the toolchain: `make check` and `make test`. Works from a fresh clone with python3 + make.
+# Two entry points for the toolchain: `make check` and `make test`. Works from a fresh clone with python3 + make
+# (and node + npm, for newman, which runs the Postman collection in tests/postman).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstalled when pyproject.toml changes; delete it to force a reinstall.
+# Reinstalled when a pyproject.toml changes; delete it to force a reinstall.
 STAMP := $(VENV)/.ffgate-installed
+CLIENT := clients/python
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget redis
+.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget redis newman
 
 install: $(STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+# The client library (its own package, httpx + pydantic) is installed beside the server: `ffgate generate` uses it.
+$(STAMP): pyproject.toml $(CLIENT)/pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]' -e '$(CLIENT)[webhooks]'
 	@touch $@
 
 dev: install
@@ -41,8 +44,14 @@ redis: install
 	@for i in $$(seq 50); do $(REDIS_PING) && exit 0; sleep 0.1; done; \
 		echo "no Redis answers at 127.0.0.1:$(REDIS_PORT)" >&2; exit 1
 
+# newman (Postman's runner) for tests/e2e/test_postman.py, at the version tests/postman/package-lock.json pins,
+# installed with `npm ci` into .cache/newman (the test setup does the same when it is missing).
+newman: install
+	@command -v npm >/dev/null || { echo "make newman: npm is needed (node 16 or later with its npm)" >&2; exit 1; }
+	@$(BIN)/python -m tests.postman.newman >/dev/null
+
 # pytest exits 5 when it collected no test: that fails here too, and says so.
-test: install redis
+test: install redis newman
 	@TEST_REDIS_PORT=$(REDIS_PORT) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest ran no test: failing" >&2; fi; exit $$rc
 
@@ -50,6 +59,7 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict service worker emulator ffgate
+	cd $(CLIENT) && ../../$(BIN)/mypy --strict ffgate_client  # on its own, with its own configuration
 
 bench-inflight: install redis
 	$(BIN)/python bench/inflight.py

@@ -1,8 +1,9 @@
 """The reference routes `bench/submit_overhead.py` compares `POST /v1/generations` against.
 
-`POST /bare/create` does what `JobStore.create` does for a new generation and nothing else: parse the JSON
-body, then one MULTI (HSET of the record + ZADD of a due `submit:` entry). `POST /bare/rq` enqueues an RQ job
-by dotted path with the same payload instead (the way submits went before the schedule). No auth, no
+`POST /bare/create` writes a new generation and nothing else: parse the JSON body, then one MULTI (HSET of
+the record + ZADD into a queue), the floor under what the admission script (ffgate.generations.admission)
+does in one round trip. `POST /bare/rq` enqueues an RQ job by dotted path with the same payload instead (the
+way submits went before the fair queue). No auth, no
 validation, no middleware.
 
     python -m bench.bare_app --port P   (FFGATE_REDIS_URL names the Redis)

@@ -7,8 +7,8 @@ rounds with the same `wrk` settings (a Lua script sets the body, the key and a f
 
   - `POST /v1/generations` with the client's key and an `Idempotency-Key`: auth, rate limit, scope, quota,
     idempotency, validation against the model catalogue and the write (ffgate.generations.admission);
-  - `/bare/create`: parse the body and run the MULTI that `JobStore.create` ran before this issue (HSET
-    record + ZADD schedule), i.e. the same enqueue our route does, without auth, limits, idempotency,
+  - `/bare/create`: parse the body and run one MULTI (HSET record + ZADD), the floor under the write our
+    route does, without auth, limits, idempotency,
     validation or the per-client index. The target (>= 0.5) is judged against this one;
   - `/bare/rq`: an RQ `Queue.enqueue` of a job with the same payload (for reference: how submits were queued
     before the schedule).

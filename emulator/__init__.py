@@ -2,5 +2,6 @@
 following the contract in firefly-api.md, plus a `/_emulator` control API for scripting faults in tests.
 
 Start it with `emulator.app.serve(settings, host, port)` or mount `emulator.app.create_app(settings)`; its
-settings are the `emulator_*` fields of `ffgate.config.Settings`. Seed model ids are in `emulator.seed`.
+settings are `emulator.settings.EmulatorSettings` (`FFGATE_EMULATOR_*`). Seed model ids are in
+`emulator.seed`.
 """

@@ -104,14 +104,15 @@ async def revoke_tokens(emulator: EmulatorDep) -> dict[str, Any]:
 
 @router.get("/models")
 async def list_models(emulator: EmulatorDep) -> list[dict[str, Any]]:
-    """Every model with its internal `trainingStatus`, unfiltered and unpaged."""
+    """Every model with its internal `trainingStatus` and `imageModel`, unfiltered and unpaged."""
     return emulator.models.everything()
 
 
 @router.post("/models")
 async def put_model(model: ModelIn, emulator: EmulatorDep) -> dict[str, Any]:
-    """Add or replace a model (by `assetId`); fields left out get plausible values."""
-    return {**emulator.models.put(model), "trainingStatus": model.trainingStatus}
+    """Add or replace a model (by `assetId`); fields left out get plausible values. `imageModel` (`image3`,
+    `image4`, `image5`) sets `baseModel` to the emulator's value for that image model."""
+    return emulator.models.put(model)
 
 
 @router.delete("/models/{asset_id:path}", status_code=204)

@@ -24,7 +24,7 @@ EmulatorDep = Annotated[Emulator, Depends(get_emulator)]
 
 def public_base(request: Request, emulator: Emulator) -> str:
     """Where clients should reach this emulator: the configured public URL, else the URL they used."""
-    return (emulator.settings.emulator_public_url or str(request.base_url)).rstrip("/")
+    return (emulator.settings.public_url or str(request.base_url)).rstrip("/")
 
 
 def retry_after(seconds: int, form: RetryAfterFormat, now: float) -> str:
@@ -82,7 +82,7 @@ def _check_credentials(request: Request, emulator: Emulator, endpoint: Endpoint)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not emulator.tokens.valid(token.strip(), time.time()):
         raise Rejected(models_error(401) if endpoint == "models" else api_error(401))
-    if request.headers.get("x-api-key") != emulator.settings.emulator_client_id:
+    if request.headers.get("x-api-key") != emulator.settings.client_id:
         if endpoint == "models":
             raise Rejected(models_error(403))
         raise Rejected(api_error(403, "access_error", "API Key is not accepted."))

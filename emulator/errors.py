@@ -4,6 +4,10 @@ carries a finished error response out of a dependency.
     token                     -> OAuth2      {"error", "error_description"}
     models                    -> ErrorResponse {"reason", "message"}
     generate, status, cancel  -> ApiError    {"error_code", "message"}
+    output images             -> S3 XML      <Error><Code/><Message/></Error>
+
+A path nothing answers (404) or a method a path does not take (405, with `Allow`) gets the envelope of the
+family its path belongs to (`unmatched`), never FastAPI's `{"detail"}`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+
+from emulator.images import s3_error_xml
 
 Endpoint = Literal["token", "models", "generate", "status", "cancel"]
 ENDPOINTS: tuple[Endpoint, ...] = ("token", "models", "generate", "status", "cancel")
@@ -105,3 +111,31 @@ def endpoint_error(endpoint: Endpoint, status: int, headers: Mapping[str, str] |
     if status == 404 and endpoint in ("status", "cancel"):
         return api_error(404, "unknown_job_id", "The job id is unknown.", headers=headers)
     return api_error(status, headers=headers)
+
+
+_UNMATCHED: dict[int, tuple[str, str, str, str]] = {
+    # status: (code, message, S3 code, S3 message)
+    404: ("not_found", "Resource not found", "NoSuchKey", "The specified key does not exist."),
+    405: (
+        "method_not_allowed",
+        "Method Not Allowed",
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    ),
+}
+
+
+def unmatched(path: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """The answer to a request no route takes (`status` 404 or 405), in its path's family's envelope."""
+    code, message, s3_code, s3_message = _UNMATCHED.get(
+        status,
+        (_phrase(status).lower().replace(" ", "_"), _phrase(status), "InvalidRequest", _phrase(status)),
+    )
+    if path == "/ims" or path.startswith("/ims/"):
+        return oauth_error(status, code, message, headers=headers)
+    if path == "/v3/custom-models" or path.startswith("/v3/custom-models/"):
+        return models_error(status, message, headers=headers)
+    if path.startswith("/images/"):
+        body = s3_error_xml(s3_code, s3_message)
+        return Response(body, status_code=status, media_type="application/xml", headers=headers)
+    return api_error(status, code, message, headers=headers)

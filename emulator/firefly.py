@@ -48,7 +48,9 @@ async def list_custom_models(request: Request, emulator: EmulatorDep) -> JSONRes
 
 @router.post("/v3/images/generate-async", dependencies=[Depends(guard("generate"))])
 async def generate_async(request: Request, emulator: EmulatorDep) -> JSONResponse:
-    """Accept an image generation job (202) after validating it as Firefly does."""
+    """Accept an image generation job (202) after validating it as Firefly does, for its `x-model-version`:
+    that version's sizes, the custom model and its concept; fields the version does not support are ignored
+    and recorded (request log `ignoredFields`, stats `ignoredFields`)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return api_error(415, "invalid_content_type", "Content-Type must be application/json.")
@@ -59,14 +61,15 @@ async def generate_async(request: Request, emulator: EmulatorDep) -> JSONRespons
         body = json.loads(raw)
     except ValueError:
         return api_error(400, "bad_request", "The request body is not valid JSON.")
+    if isinstance(body, dict) and isinstance(body.get("customModelId"), str):
+        request.state.custom_model_id = body["customModelId"]
     try:
-        accepted = validate_generate(
-            body, request.headers.get("x-model-version"), emulator.custom_model_problem
-        )
+        accepted = validate_generate(body, request.headers.get("x-model-version"), emulator.model_facts)
     except InvalidRequest as exc:
         return api_error(422, "validation_error", "Request validation failed.", validation_errors=exc.errors)
     job = emulator.create_job(accepted, request.headers.get("x-request-id"), time.time())
     request.state.job_id = job.job_id
+    request.state.ignored_fields = job.ignored_fields
     status_url, cancel_url, link = _links(public_base(request, emulator), job.job_id)
     return JSONResponse(
         {"jobId": job.job_id, "statusUrl": status_url, "cancelUrl": cancel_url},

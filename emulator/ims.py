@@ -1,4 +1,11 @@
-"""Adobe IMS: the client-credentials token endpoint (firefly-api.md §1.1-1.3)."""
+"""Adobe IMS: the client-credentials token endpoint (firefly-api.md §1.1-1.3), as `/ims/token/v3` (Adobe's
+docs and SDK) and `/ims/token/v2` (Adobe's own Postman collection: parameters in the query string, no body).
+
+Either path takes the parameters in the query string, in an `application/x-www-form-urlencoded` body, or
+both (the body wins), and answers the same `{access_token, token_type, expires_in}` (seconds): Adobe documents
+only v3's answer, and its v2 client reads nothing but `access_token`. `scope` is a comma-separated list;
+blanks around the commas (`openid, AdobeID, firefly_api`) are ignored.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ router = APIRouter(tags=["Adobe IMS"])
 _REQUIRED = ("grant_type", "client_id", "client_secret", "scope")
 
 
+@router.post("/ims/token/v2", dependencies=[Depends(guard("token"))])
 @router.post("/ims/token/v3", dependencies=[Depends(guard("token"))])
 async def issue_token(request: Request, emulator: EmulatorDep) -> JSONResponse:
     """Issue an access token for `grant_type=client_credentials`; parameters in the form body or query."""
@@ -38,8 +46,8 @@ def token_response(emulator: Emulator, params: Mapping[str, str], now: float) ->
     if params["grant_type"] != "client_credentials":
         return oauth_error(400, "unsupported_grant_type", f"unsupported grant_type: {params['grant_type']}")
     settings = emulator.settings
-    secret = settings.emulator_client_secret.get_secret_value()
-    id_ok = hmac.compare_digest(params["client_id"].encode(), settings.emulator_client_id.encode())
+    secret = settings.client_secret.get_secret_value()
+    id_ok = hmac.compare_digest(params["client_id"].encode(), settings.client_id.encode())
     secret_ok = hmac.compare_digest(params["client_secret"].encode(), secret.encode())
     if not (id_ok and secret_ok):
         return oauth_error(401, "invalid_client", "invalid client_id or client_secret")

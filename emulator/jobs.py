@@ -38,6 +38,9 @@ class Job:
     job_id: str
     prompt: str
     seeds: list[int]
+    requested_width: int
+    requested_height: int
+    # The size the outputs are drawn at and the result reports: the requested one, scaled to the image cap.
     width: int
     height: int
     content_class: str
@@ -52,6 +55,7 @@ class Job:
     cancel_at: float | None = None
     status_calls: int = 0
     image_keys: list[str] = field(default_factory=list)
+    ignored_fields: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.image_keys:
@@ -115,9 +119,11 @@ class Job:
             "prompt": self.prompt,
             "numVariations": len(self.seeds),
             "seeds": self.seeds,
-            "size": {"width": self.width, "height": self.height},
+            "size": {"width": self.requested_width, "height": self.requested_height},
+            "outputSize": {"width": self.width, "height": self.height},
             "customModelId": self.custom_model_id,
             "modelVersion": self.model_version,
+            "ignoredFields": self.ignored_fields,
             "requestId": self.request_id,
             "createdAt": self.created_at,
             "finishesAt": self.finishes_at,

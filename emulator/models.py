@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emulator.seed import seed_models
+from emulator.seed import BASE_MODELS, ImageModel, image_model_of, seed_models
+from emulator.validation import ModelFacts
 
 TrainingStatus = Literal["ready", "queued", "training", "failed", "cancelled"]
 
@@ -54,9 +55,11 @@ class CustomModel(BaseModel):
 
 
 class ModelIn(CustomModel):
-    """Control API body: a model plus the training status only the emulator knows about."""
+    """Control API body: a model plus what only the emulator knows about: its training status, and the image
+    model it was trained on (which, when given, sets `baseModel` to the emulator's value for it)."""
 
     trainingStatus: TrainingStatus = "ready"
+    imageModel: ImageModel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,18 @@ class StoredModel:
     info: dict[str, Any]
     training_status: str
 
+    @property
+    def image_model(self) -> ImageModel | None:
+        return image_model_of(self.info["baseModel"])
+
+    def facts(self) -> ModelFacts:
+        return ModelFacts(
+            training_status=self.training_status,
+            training_mode=self.info["trainingMode"],
+            concept_id=self.info["conceptId"],
+            image_model=self.image_model,
+        )
+
 
 class ModelStore:
     def __init__(self) -> None:
@@ -82,11 +97,14 @@ class ModelStore:
         self._models = {info["assetId"]: StoredModel(info, status) for info, status in seed_models()}
 
     def put(self, model: ModelIn) -> dict[str, Any]:
-        info = model.model_dump(exclude={"trainingStatus"})
+        info = model.model_dump(exclude={"trainingStatus", "imageModel"})
+        if model.imageModel is not None:
+            info["baseModel"] = dict(BASE_MODELS[model.imageModel])
         if not info["assetName"]:
             info["assetName"] = f"{info['displayName'] or 'Custom Model'}.ffcustommodel"
-        self._models[model.assetId] = StoredModel(info, model.trainingStatus)
-        return info
+        stored = StoredModel(info, model.trainingStatus)
+        self._models[model.assetId] = stored
+        return self.describe(stored)
 
     def delete(self, asset_id: str) -> bool:
         return self._models.pop(asset_id, None) is not None
@@ -94,8 +112,17 @@ class ModelStore:
     def get(self, asset_id: str) -> StoredModel | None:
         return self._models.get(asset_id)
 
+    def facts(self, asset_id: str) -> ModelFacts | None:
+        model = self._models.get(asset_id)
+        return None if model is None else model.facts()
+
     def everything(self) -> list[dict[str, Any]]:
-        return [{**m.info, "trainingStatus": m.training_status} for m in self._models.values()]
+        """Every model with what only the emulator knows: `trainingStatus` and `imageModel`."""
+        return [self.describe(m) for m in self._models.values()]
+
+    @staticmethod
+    def describe(model: StoredModel) -> dict[str, Any]:
+        return {**model.info, "trainingStatus": model.training_status, "imageModel": model.image_model}
 
     def listing(self, query: ModelQuery) -> dict[str, Any]:
         """The 200 body of `GET /v3/custom-models` for an already parsed query."""

@@ -19,6 +19,7 @@ LOG_SIZE = 50_000
 
 _PREFIXES: tuple[tuple[str, Endpoint], ...] = (("/v3/status/", "status"), ("/v3/cancel/", "cancel"))
 _PATHS: dict[str, Endpoint] = {
+    "/ims/token/v2": "token",
     "/ims/token/v3": "token",
     "/v3/custom-models": "models",
     "/v3/images/generate-async": "generate",
@@ -58,14 +59,17 @@ class RequestLog:
         return {"items": items, "next": items[-1]["seq"] if items else max(seq, self._seq)}
 
 
-# Called once per answered upstream request:
-# (endpoint, method, path, status, x-request-id, x-model-version, job id, received at)
-Recorder = Callable[[Endpoint, str, str, int, str | None, str | None, str | None, float], None]
+# Called once per answered upstream request: (endpoint, status, request-log entry).
+Recorder = Callable[[Endpoint, int, dict[str, Any]], None]
 
 
 class RecordRequests:
     """Logs each upstream API request with the status it got, and echoes (or invents) `x-request-id` as
-    Adobe's gateway does. Routes name the job they created through `request.state.job_id`."""
+    Adobe's gateway does. Each entry: `at`, `method`, `endpoint`, `path`, `status`, `requestId`,
+    `modelVersion` (the `x-model-version` header as received, null when absent), `jobId`, `customModelId`
+    (generate only) and `ignoredFields` (the body fields an accepted generate had that its model version
+    does not support). Routes fill the last three through `request.state` (`job_id`, `custom_model_id`,
+    `ignored_fields`)."""
 
     def __init__(self, app: ASGIApp, recorder: Recorder) -> None:
         self.app = app
@@ -93,8 +97,16 @@ class RecordRequests:
         try:
             await self.app(scope, receive, send_recording)
         finally:
-            job_id = state.get("job_id", path_job_id)
-            model_version = headers.get("x-model-version")
-            self.recorder(
-                endpoint, scope["method"], scope["path"], status, request_id, model_version, job_id, at
-            )
+            entry = {
+                "at": at,
+                "method": scope["method"],
+                "endpoint": endpoint,
+                "path": scope["path"],
+                "status": status,
+                "requestId": request_id,
+                "modelVersion": headers.get("x-model-version"),
+                "jobId": state.get("job_id", path_job_id),
+                "customModelId": state.get("custom_model_id"),
+                "ignoredFields": list(state.get("ignored_fields", ())),
+            }
+            self.recorder(endpoint, status, entry)

@@ -13,20 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.errors import ENDPOINTS, Endpoint
 from emulator.faults import FaultBook, OutcomeRules
-from emulator.images import EXTENSIONS, UrlSigner
+from emulator.images import EXTENSIONS, UrlSigner, capped_size
 from emulator.jobs import Job, in_flight, new_job_id
 from emulator.models import ModelStore
 from emulator.ratelimit import RateLimiter
 from emulator.recording import RequestLog
+from emulator.settings import EmulatorSettings
 from emulator.tokens import TokenStore
-from emulator.validation import GenerateRequest
-from ffgate.config import Settings
+from emulator.validation import GenerateRequest, ModelFacts
 
 RetryAfterFormat = Literal["seconds", "http-date"]
 
 
 class RuntimeConfig(BaseModel):
-    """The knobs tests may turn while the emulator runs; they start from the `emulator_*` settings."""
+    """The knobs tests may turn while the emulator runs; they start from the `EmulatorSettings`."""
 
     jobLatencyS: float
     failureRate: float
@@ -39,17 +39,17 @@ class RuntimeConfig(BaseModel):
     urlTtlS: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RuntimeConfig:
+    def from_settings(cls, settings: EmulatorSettings) -> RuntimeConfig:
         return cls(
-            jobLatencyS=settings.emulator_job_latency_s,
-            failureRate=settings.emulator_failure_rate,
-            failureCode=settings.emulator_failure_code,
-            rpm=settings.emulator_rpm,
-            rpd=settings.emulator_rpd,
-            limitStatusCalls=settings.emulator_limit_status_calls,
-            retryAfterFormat=settings.emulator_retry_after_format,
-            tokenTtlS=settings.emulator_token_ttl_s,
-            urlTtlS=settings.emulator_url_ttl_s,
+            jobLatencyS=settings.job_latency_s,
+            failureRate=settings.failure_rate,
+            failureCode=settings.failure_code,
+            rpm=settings.rpm,
+            rpd=settings.rpd,
+            limitStatusCalls=settings.limit_status_calls,
+            retryAfterFormat=settings.retry_after_format,
+            tokenTtlS=settings.token_ttl_s,
+            urlTtlS=settings.url_ttl_s,
         )
 
 
@@ -68,7 +68,7 @@ class ConfigPatch(BaseModel):
 
 
 class Emulator:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
         self.signer = UrlSigner()
         self.tokens = TokenStore()
@@ -81,6 +81,8 @@ class Emulator:
         self.jobs: dict[str, Job] = {}
         self.images: dict[str, tuple[Job, int]] = {}
         self.requests: Counter[str] = Counter()
+        self.model_versions: Counter[str] = Counter()
+        self.ignored_fields: Counter[str] = Counter()
         self.tokens_issued = 0
         self.responses_429 = 0
 
@@ -96,6 +98,8 @@ class Emulator:
         self.jobs.clear()
         self.images.clear()
         self.requests.clear()
+        self.model_versions.clear()
+        self.ignored_fields.clear()
         self.tokens_issued = 0
         self.responses_429 = 0
 
@@ -103,39 +107,15 @@ class Emulator:
         self.config = self.config.model_copy(update=patch.model_dump(exclude_none=True))
         return self.config
 
-    def record(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        status: int,
-        request_id: str | None,
-        model_version: str | None,
-        job_id: str | None,
-        at: float,
-    ) -> None:
+    def record(self, endpoint: Endpoint, status: int, entry: dict[str, Any]) -> None:
+        """Count one answered upstream request and add its request-log `entry`."""
         self.requests[endpoint] += 1
         if status == 429:
             self.responses_429 += 1
-        self.log.add(
-            at=at,
-            method=method,
-            endpoint=endpoint,
-            path=path,
-            status=status,
-            requestId=request_id,
-            modelVersion=model_version,
-            jobId=job_id,
-        )
+        self.log.add(**entry)
 
-    def custom_model_problem(self, asset_id: str) -> str | None:
-        """Why `asset_id` cannot be generated with, or None when it can."""
-        model = self.models.get(asset_id)
-        if model is None:
-            return f"custom model {asset_id} was not found"
-        if model.training_status != "ready":
-            return f"custom model {asset_id} is not trained (status: {model.training_status})"
-        return None
+    def model_facts(self, asset_id: str) -> ModelFacts | None:
+        return self.models.facts(asset_id)
 
     def create_job(self, request: GenerateRequest, request_id: str | None, now: float) -> Job:
         rule = self.rules.match(request.prompt)
@@ -151,12 +131,15 @@ class Emulator:
             outcome = "succeeded"
         seeds = request.seeds or random.sample(range(1, 2**31), request.num_variations)
         content_class = request.content_class or ("photo", "art")[zlib.crc32(request.prompt.encode()) % 2]
+        width, height = capped_size(request.width, request.height, self.settings.image_max_side)
         job = Job(
             job_id=new_job_id(),
             prompt=request.prompt,
             seeds=seeds,
-            width=request.width,
-            height=request.height,
+            requested_width=request.width,
+            requested_height=request.height,
+            width=width,
+            height=height,
             content_class=content_class,
             custom_model_id=request.custom_model_id,
             model_version=request.model_version,
@@ -166,14 +149,17 @@ class Emulator:
             outcome=outcome,
             error_code=error_code,
             message=message,
+            ignored_fields=list(request.ignored_fields),
         )
         self.jobs[job.job_id] = job
+        self.model_versions[job.model_version] += 1
+        self.ignored_fields.update(job.ignored_fields)
         for index, key in enumerate(job.image_keys):
             self.images[key] = (job, index)
         return job
 
     def image_path(self, key: str) -> str:
-        return f"/images/{key}.{EXTENSIONS[self.settings.emulator_image_format]}"
+        return f"/images/{key}.{EXTENSIONS[self.settings.image_format]}"
 
     def mint_image_url(self, base: str, key: str, now: float) -> str:
         return self.signer.mint(base, self.image_path(key), self.config.urlTtlS, now)
@@ -188,4 +174,6 @@ class Emulator:
             "inFlight": current,
             "peakInFlight": peak,
             "jobs": len(self.jobs),
+            "modelVersions": dict(self.model_versions),
+            "ignoredFields": dict(self.ignored_fields),
         }

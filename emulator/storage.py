@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from emulator.deps import EmulatorDep
-from emulator.images import MEDIA_TYPES, capped_size, render, s3_error_xml
+from emulator.images import MEDIA_TYPES, render, s3_error_xml
 
 router = APIRouter(tags=["Output storage"])
 
@@ -29,11 +29,11 @@ def get_image(name: str, request: Request, emulator: EmulatorDep) -> Response:
     if found is None or emulator.image_path(key) != path:
         return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
     job, index = found
-    settings = emulator.settings
-    width, height = capped_size(job.width, job.height, settings.emulator_image_max_side)
-    data = render(job.seeds[index], job.prompt, width, height, settings.emulator_image_format)
+    # Drawn at the size the job's result reports (already scaled to the configured cap).
+    image_format = emulator.settings.image_format
+    data = render(job.seeds[index], job.prompt, job.width, job.height, image_format)
     return Response(
         data,
-        media_type=MEDIA_TYPES[settings.emulator_image_format],
+        media_type=MEDIA_TYPES[image_format],
         headers={"cache-control": "private, max-age=3600"},
     )

@@ -1,7 +1,15 @@
-"""Validation of the `POST /v3/images/generate-async` body (firefly-api.md §3.1).
+"""Validation of the `POST /v3/images/generate-async` body (firefly-api.md §3.1), per model version.
 
 Errors are collected, not raised one by one, and worded the way Firefly's pydantic-v1 backend words them:
 `{"loc": ["body", ...], "msg": ..., "type": ..., "ctx"?: ...}`.
+
+What depends on `x-model-version` (Adobe's spec, `GenerateImagesRequestV3`, and firefly-api-2026-12.md §1.1):
+- the size presets: the Image 3 list for `image3*`, the Image 4 list for `image4*`; any other size is refused;
+- `customModelId` is required with a `*_custom` version, and a subject model's `conceptId` must appear in the
+  prompt (case-insensitively);
+- fields the version does not support are checked against the schema like any other, then ignored, not
+  refused (Adobe's own Postman collection sends `negativePrompt` with `image4_custom` and succeeds); they are
+  returned in `ignored_fields` so the emulator can record them.
 """
 
 from __future__ import annotations
@@ -26,6 +34,18 @@ IMAGE3_SIZES = (
 )
 IMAGE4_SIZES = ((2048, 2048), (2304, 1792), (1792, 2304), (2688, 1536), (1440, 2560))
 MODEL_VERSIONS = ("image3", "image3_custom", "image4_standard", "image4_ultra", "image4_custom")
+DEFAULT_MODEL_VERSION = "image3"  # the spec's default when the header is absent
+# Accepted in the body, not used by the version. `negativePrompt`: "Not supported for Firefly Custom Models on
+# Image Model 3 or ... Image Model 4"; `visualIntensity`: "not supported with the model version
+# `image4_custom`"; `upsamplerType`: "Only supported with the model version `image4_custom`"; `customModelId`
+# only means something with a `*_custom` version.
+UNSUPPORTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "image3": ("upsamplerType", "customModelId"),
+    "image3_custom": ("negativePrompt", "upsamplerType"),
+    "image4_standard": ("upsamplerType", "customModelId"),
+    "image4_ultra": ("upsamplerType", "customModelId"),
+    "image4_custom": ("negativePrompt", "visualIntensity"),
+}
 CONTENT_CLASSES = ("photo", "art")
 # Adobe documents the ids (style-presets guide) but no enum; unknown ids are refused here.
 _PRESET_IDS = """
@@ -53,8 +73,22 @@ STYLE_PRESETS = frozenset(_PRESET_IDS.split())
 _LOCALE = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
 
 Loc = tuple[str | int, ...]
-# Looks a custom model id up: None when usable, else the reason it is not.
-ModelCheck = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What validation needs to know of a custom model."""
+
+    training_status: str
+    training_mode: str
+    concept_id: str
+    image_model: (
+        str | None
+    )  # "image3" | "image4" | "image5"; None for a base model the emulator does not know
+
+
+# Looks a custom model id up: None when there is no such model.
+ModelLookup = Callable[[str], ModelFacts | None]
 
 
 class InvalidRequest(Exception):
@@ -73,6 +107,7 @@ class GenerateRequest:
     content_class: str | None
     model_version: str
     custom_model_id: str | None
+    ignored_fields: tuple[str, ...] = ()
 
 
 _BOUNDS = {
@@ -194,10 +229,14 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def validate_generate(body: Any, model_version: str | None, check_model: ModelCheck) -> GenerateRequest:
+def size_family(version: str) -> str:
+    return "image4" if version.startswith("image4") else "image3"
+
+
+def validate_generate(body: Any, model_version: str | None, lookup: ModelLookup) -> GenerateRequest:
     """The accepted request, or `InvalidRequest` carrying every problem found."""
     check = _Checker()
-    version = "image3" if model_version is None else model_version
+    version = DEFAULT_MODEL_VERSION if model_version is None else model_version
     if version not in MODEL_VERSIONS:
         check.enum((), version, MODEL_VERSIONS)
         check.errors[-1]["loc"] = ["header", "x-model-version"]
@@ -257,12 +296,14 @@ def validate_generate(body: Any, model_version: str | None, check_model: ModelCh
             )
         else:
             custom_model_id = check.string(("customModelId",), body["customModelId"], 1)
-            problem = None if custom_model_id is None else check_model(custom_model_id)
-            if problem is not None:
-                check.fail(("customModelId",), problem, "value_error.custom_model")
+            if custom_model_id is not None:
+                _check_model(check, custom_model_id, lookup(custom_model_id), version, prompt)
+    elif "customModelId" in body:
+        check.string(("customModelId",), body["customModelId"], 1)
 
     if check.errors or prompt is None:
         raise InvalidRequest(check.errors)
+    ignored = tuple(name for name in UNSUPPORTED_FIELDS.get(version, ()) if name in body)
     return GenerateRequest(
         prompt=prompt,
         num_variations=num if num is not None else len(seeds) if seeds else 1,
@@ -272,7 +313,31 @@ def validate_generate(body: Any, model_version: str | None, check_model: ModelCh
         content_class=content_class,
         model_version=version,
         custom_model_id=custom_model_id,
+        ignored_fields=ignored,
     )
+
+
+def _check_model(
+    check: _Checker, asset_id: str, model: ModelFacts | None, version: str, prompt: str | None
+) -> None:
+    loc: Loc = ("customModelId",)
+    if model is None:
+        check.fail(loc, f"custom model {asset_id} was not found", "value_error.custom_model")
+    elif model.training_status != "ready":
+        message = f"custom model {asset_id} is not trained (status: {model.training_status})"
+        check.fail(loc, message, "value_error.custom_model")
+    elif model.image_model == "image5":
+        # Adobe's API has no custom-model path for Image 5 (no `image5_custom`; `/v4` takes no customModelId).
+        message = (
+            f"custom model {asset_id} was trained on Firefly Image 5, which x-model-version {version} cannot "
+            "serve: only Image 3 and Image 4 custom models can generate through this API"
+        )
+        check.fail(loc, message, "value_error.custom_model.base_model", imageModel="image5")
+    elif model.training_mode == "subject" and model.concept_id and prompt is not None:
+        concept = model.concept_id
+        if concept.casefold() not in prompt.casefold():
+            message = f"the prompt must contain the concept '{concept}' of subject model {asset_id}"
+            check.fail(("prompt",), message, "value_error.concept_missing", conceptId=concept)
 
 
 def _size(check: _Checker, value: Any, version: str) -> tuple[int, int]:
@@ -288,13 +353,12 @@ def _size(check: _Checker, value: Any, version: str) -> tuple[int, int]:
     height = check.integer(("size", "height"), size["height"], 1, 4096)
     if width is None or height is None:
         return 0, 0
-    presets = IMAGE4_SIZES if version.startswith("image4") else IMAGE3_SIZES
+    presets = IMAGE4_SIZES if size_family(version) == "image4" else IMAGE3_SIZES
     if (width, height) not in presets:
         permitted = ", ".join(f"{w}x{h}" for w, h in presets)
-        family = "image4" if version.startswith("image4") else "image3"
         check.fail(
             ("size",),
-            f"size {width}x{height} is not supported by {family}; permitted: {permitted}",
+            f"size {width}x{height} is not supported with x-model-version {version}; permitted: {permitted}",
             "value_error.size",
             permitted=[{"width": w, "height": h} for w, h in presets],
         )

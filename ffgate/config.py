@@ -1,7 +1,7 @@
 """The one place configuration is read: environment variables with the `FFGATE_` prefix.
 
-Every process (gateway, worker, emulator, `ffgate dev`) builds a `Settings` in its entry point and hands it
-on; nothing reads the environment anywhere else.
+Every process (gateway, worker, `ffgate dev`) builds a `Settings` in its entry point and hands it on;
+nothing reads the environment anywhere else. The emulator has settings of its own (`emulator/settings.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pydantic_settings import (
     SecretsSettingsSource,
     SettingsConfigDict,
 )
+
+from ffgate.storage.location import FileLocation, S3Location, parse_storage_url
 
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
 DEFAULT_FIREFLY_URL = "https://firefly-api.adobe.io"
@@ -65,7 +67,9 @@ class Settings(BaseSettings):
         ),
     )
     redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
-    queue_name: str = Field("ffgate", description="Name of the RQ queue that carries submit/cancel work.")
+    queue_name: str = Field(
+        "ffgate", description="Name of the RQ queue of cancels (submits and polls run on the Redis schedule)."
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(
         "json",
@@ -145,6 +149,22 @@ class Settings(BaseSettings):
     )
     webhook_retry_for_s: float = Field(86400, description="No new attempt once this long after the first.")
 
+    # --- output store (gateway and worker) -------------------------------------------------------
+    storage_url: str = Field(
+        "file://./ffgate-data/outputs",
+        validate_default=True,  # the default too is made absolute, against the directory ffgate starts in
+        description=(
+            "Where outputs are kept: `file:///path` (a directory; relative as `file://./dir`) or "
+            "`s3://bucket/prefix` (endpoint, region and keys from the standard AWS variables)."
+        ),
+    )
+    storage_create_bucket: bool = Field(False, description="Create the s3:// bucket if it does not exist.")
+    aws_region: str | None = Field(
+        None,
+        validation_alias="AWS_REGION",  # the AWS name, unprefixed; boto3 itself reads only AWS_DEFAULT_REGION
+        description="The S3 store's region; unset: the AWS SDK's own default (AWS_DEFAULT_REGION, profile).",
+    )
+
     # --- worker ---------------------------------------------------------------------------------
     result_ttl_s: int = Field(7 * 24 * 3600, description="How long a finished job record is kept.")
     submit_max_attempts: int = Field(
@@ -162,26 +182,6 @@ class Settings(BaseSettings):
     poll_max_errors: int = Field(8, description="Consecutive failed status calls before a job is given up.")
     job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")
     maintenance_interval_s: int = Field(15, description="How often a worker recovers abandoned work.")
-
-    # --- emulator (only read by `ffgate emulator`) -------------------------------------------------------
-    emulator_client_id: str = "ffgate-emulator-client"
-    emulator_client_secret: SecretStr = SecretStr("ffgate-emulator-secret")
-    emulator_public_url: str | None = Field(
-        None, description="Base URL put in statusUrl/cancelUrl/image URLs; the request's own base when unset."
-    )
-    emulator_token_ttl_s: int = 86399
-    emulator_job_latency_s: float = 8.0
-    emulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0)
-    emulator_failure_code: str = "runtime_error"
-    emulator_rpm: int = Field(4, ge=0, description="Per-minute limit (0: none), as Adobe's default.")
-    emulator_rpd: int = Field(9000, ge=0, description="Per-day limit (0: none), as Adobe's default.")
-    emulator_limit_status_calls: bool = False
-    emulator_retry_after_format: Literal["seconds", "http-date"] = "seconds"
-    emulator_image_format: Literal["jpeg", "png"] = "jpeg"
-    emulator_image_max_side: int = Field(
-        1024, description="Images are drawn at the requested size or this cap."
-    )
-    emulator_url_ttl_s: int = 3600
 
     @field_validator("admin_key", "key_pepper", mode="before")
     @classmethod
@@ -232,6 +232,13 @@ class Settings(BaseSettings):
         if value and not sentinels:
             raise ValueError("set FFGATE_REDIS_SENTINELS too (host:port,...), or unset this")
         return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_location(cls, value: str) -> str:
+        # Parsed here so a wrong URL stops the process at start, named FFGATE_STORAGE_URL; kept canonical
+        # (a relative directory made absolute now), so a later change of directory cannot move the store.
+        return parse_storage_url(value).url
 
     @field_validator("webhook_allowed_cidrs", mode="before")
     @classmethod
@@ -286,6 +293,10 @@ class Settings(BaseSettings):
     @property
     def firefly_base(self) -> str:
         return self.firefly_url.rstrip("/")
+
+    @property
+    def storage_location(self) -> FileLocation | S3Location:
+        return parse_storage_url(self.storage_url)
 
     @property
     def has_credentials(self) -> bool:

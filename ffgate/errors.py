@@ -5,14 +5,17 @@
     ├── Unauthorized                 401  missing / unknown / revoked key
     ├── Forbidden                    403  key without the needed scope
     ├── NotFound                     404  unknown route or resource (also others' resources)
+    │   └── ObjectNotFound           404  no object under that key in the output store
     ├── MethodNotAllowed             405
     ├── Conflict                     409  e.g. cancel of a finished job
     ├── PayloadTooLarge              413
+    ├── RangeNotSatisfiable          416  a byte range that starts past the end of a stored object
     ├── UnsupportedMediaType         415
     ├── Unprocessable                422  validation, with `errors`
     ├── RateLimited                  429  with Retry-After: the client's request rate limit
     │   └── QuotaExceeded            429  the client's daily image quota (its own problem type)
     ├── ServiceUnavailable           503  Redis or another dependency is down
+    │   └── StorageUnavailable       503  with Retry-After: the output store is down, full or refuses us
     └── UpstreamError                502  Firefly / IMS answered badly (carries what Firefly said)
         ├── UpstreamRejected         4xx from Firefly: the request itself was refused; not retryable
         ├── UpstreamAuthError        IMS refused our credentials
@@ -20,12 +23,17 @@
         ├── UpstreamUnavailable      5xx, or the request never reached Firefly; retryable
         └── UpstreamTimeout          no answer in time: whether Firefly acted is unknown
 
-Every error maps to `application/problem+json` in `service.problems`, and nowhere else.
+Every error maps to `application/problem+json` in `service.problems`, and nowhere else. An error raised
+once the caller is known carries the caller's request-rate state (`rate_limit`), which the HTTP layer turns
+into `RateLimit-*` headers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ffgate.clients.rate_limit import RateLimitState
 
 
 class FfgateError(Exception):
@@ -38,6 +46,12 @@ class FfgateError(Exception):
         self.detail = detail or self.title
         self.errors = errors
         self.headers: dict[str, str] = {}
+        self.rate_limit: RateLimitState | None = None
+
+    def for_caller(self, rate_limit: RateLimitState | None) -> FfgateError:
+        """This error, as the answer to a caller whose request left its rate window in `rate_limit`."""
+        self.rate_limit = rate_limit
+        return self
 
     @property
     def type(self) -> str:
@@ -60,6 +74,10 @@ class NotFound(FfgateError):
     status, slug, title = 404, "not-found", "Not Found"
 
 
+class ObjectNotFound(NotFound):
+    """The key is well formed but nothing is stored under it (never stored, deleted or swept)."""
+
+
 class MethodNotAllowed(FfgateError):
     status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
 
@@ -70,6 +88,15 @@ class Conflict(FfgateError):
 
 class PayloadTooLarge(FfgateError):
     status, slug, title = 413, "payload-too-large", "Content Too Large"
+
+
+class RangeNotSatisfiable(FfgateError):
+    status, slug, title = 416, "range-not-satisfiable", "Range Not Satisfiable"
+
+    def __init__(self, detail: str | None = None, *, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
+        self.headers["Content-Range"] = f"bytes */{size}"  # RFC 9110 15.5.17: the current length
 
 
 class UnsupportedMediaType(FfgateError):
@@ -95,6 +122,21 @@ class QuotaExceeded(RateLimited):
 
 class ServiceUnavailable(FfgateError):
     status, slug, title = 503, "service-unavailable", "Service Unavailable"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The output store failed in a way a later attempt may not: unreachable, timed out, throttled, full,
+    refusing our credentials or missing its bucket. Always retryable by the caller (a mirror copy is retried,
+    a reader is told when to come back); `reason` is a short fixed word for metrics and logs."""
+
+    slug, title = "storage-unavailable", "The output store is unavailable"
+    retryable = True
+
+    def __init__(self, detail: str | None = None, *, reason: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.headers["Retry-After"] = str(max(1, int(retry_after_s + 0.999)))
 
 
 class UpstreamError(FfgateError):

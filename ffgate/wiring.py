@@ -1,6 +1,6 @@
 """The connections every ffgate process opens once: Redis (async, and sync for RQ), the upstream HTTP
-client, the RQ queue, the job store, the Firefly client and the fair queue. The gateway and the worker
-extend it.
+client, the RQ queue, the job store, the webhook deliveries, the Firefly client and the fair queue. The
+gateway and the worker extend it.
 
 Every Redis client of ffgate is made here (`open_redis`, `open_sync_redis`), from FFGATE_REDIS_URL or, with
 FFGATE_REDIS_SENTINELS, through Redis Sentinel: the sentinels name the primary, a connection asks them again
@@ -39,6 +39,7 @@ from ffgate.config import Settings
 from ffgate.generations.records import JobStore
 from ffgate.redis.keys import Keys
 from ffgate.upstream.firefly import Firefly
+from ffgate.webhooks.schedule import Deliveries
 
 T = TypeVar("T")
 HEALTH_CHECK_INTERVAL_S = 30
@@ -293,6 +294,7 @@ class Connections:
     http: httpx.AsyncClient
     queue: Queue
     jobs: JobStore
+    deliveries: Deliveries
     firefly: Firefly | None  # None until the Adobe credential is configured
     fairqueue: FairQueue | None  # the queued jobs, the budget and the breaker of that credential
 
@@ -308,7 +310,7 @@ class Connections:
             limits=httpx.Limits(max_connections=http_connections, max_keepalive_connections=http_connections),
             follow_redirects=False,
         )
-        firefly = Firefly(settings, aredis, http) if settings.has_credentials else None
+        firefly = Firefly(settings, aredis, http, keys) if settings.has_credentials else None
         fairqueue = None
         if firefly is not None:
             breaker = Breaker(aredis, keys, firefly.tokens.client_id, settings)
@@ -321,6 +323,7 @@ class Connections:
             http=http,
             queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
             jobs=JobStore(aredis, keys, settings.result_ttl_s),
+            deliveries=Deliveries(aredis, keys, max(settings.result_ttl_s, 2 * 86400)),
             firefly=firefly,
             fairqueue=fairqueue,
         )

@@ -19,6 +19,7 @@ from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.wiring import Connections
+from service.response_headers import add_rate_limit_headers
 
 
 @dataclass
@@ -56,6 +57,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
         request: Request, runtime: RuntimeDep, credentials: Annotated[Credentials, Depends(_credentials)]
     ) -> Principal:
         principal = await authenticate(runtime.api_keys, credentials, scope)
+        add_rate_limit_headers(principal.rate)
         request.state.principal = principal
         return principal
 
@@ -103,7 +105,9 @@ class AuthenticatedFirst(APIRoute):
                 if getattr(request.state, "principal", None) is None:
                     runtime = await _runtime(request)
                     credentials = await _credentials(runtime, await _bearer(request))
-                    await authenticate(runtime.api_keys, credentials, self.scope)
+                    add_rate_limit_headers(
+                        (await authenticate(runtime.api_keys, credentials, self.scope)).rate
+                    )
                 raise
 
         return route

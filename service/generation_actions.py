@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,16 +16,20 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ffgate.budget.eta import queue_info
+from ffgate.budget.eta import queue_place
 from ffgate.clients.authentication import Credentials, Principal, authenticate
 from ffgate.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from ffgate.generations import records as jobs
 from ffgate.generations.admission import SCOPE
+from ffgate.generations.changefeed import until_set
 from ffgate.generations.idempotency import IdempotencyKey
 from ffgate.generations.records import Record
-from ffgate.webhooks.delivery import RefusedDestination, resolve_destination
+from ffgate.generations.states import AT_FIREFLY, State, public_status
+from ffgate.generations.views import DeliveryAttempt, Generation
+from ffgate.webhooks.destinations import RefusedDestination, resolve_destination
 from service.deps import Runtime
-from service.schemas import DeliveryAttempt, Generation, GenerationRequest
+from service.response_headers import add_rate_limit_headers
+from service.schemas import GenerationRequest
 
 LIST_BATCH = 100
 LIST_MAX_EXAMINED = 1000  # per page: a rare status filter returns a short page and a cursor, not a long scan
@@ -55,6 +58,7 @@ async def submit(
     model = rt.models.cached(body.customModelId) if rt.models is not None else None
     if model is None or body.webhook is not None:
         who = await authenticate(rt.api_keys, credentials, SCOPE)
+        add_rate_limit_headers(who.rate)
         model = model or await _find_model(rt, body, request_id)
     webhook = None
     if body.webhook is not None:
@@ -65,6 +69,7 @@ async def submit(
             raise Unprocessable(
                 str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
             ) from None
+    authenticated = isinstance(who, Principal)
     principal, created = await rt.admission.admit(
         who,
         gen_id=new_generation_id(),
@@ -73,9 +78,11 @@ async def submit(
         metadata=body.metadata,
         warnings=warnings_for(body, model),
         images=body.numVariations or len(body.seeds or ()) or 1,
-        idempotency=IdempotencyKey.of(idempotency_key, body) if idempotency_key else None,
+        idempotency=IdempotencyKey.of(idempotency_key, body.as_given()) if idempotency_key else None,
         webhook=webhook,
     )
+    if not authenticated:  # the admission script authenticated the caller
+        add_rate_limit_headers(principal.rate)
     if isinstance(created, Record):
         return created, False, principal
     return await owned(rt, principal, created), True, principal
@@ -183,8 +190,7 @@ async def _wait(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=remaining)
+            await until_set(remaining, changed)
             changed.clear()
             record = await owned(rt, principal, gen_id)
     return record
@@ -194,16 +200,16 @@ async def cancel(rt: Runtime, principal: Principal, gen_id: str) -> Record:
     record = await owned(rt, principal, gen_id)
     if record.terminal:
         raise Conflict(f"Generation '{gen_id}' is already {record.status}.")
-    done, before = await rt.jobs.transition(gen_id, allowed=("queued",), to="canceled")
+    done, before = await rt.jobs.transition(gen_id, allowed=(State.QUEUED,), to=State.CANCELED)
     if done and rt.fairqueue is not None:
         await rt.fairqueue.remove(record.client_id, gen_id)
     if not done:
         done, before = await rt.jobs.transition(
-            gen_id, allowed=("sending", "submitted", "running"), fields={"cancelRequested": "1"}
+            gen_id, allowed=(State.SENDING, *AT_FIREFLY), fields={"cancelRequested": "1"}
         )
         if not done:
-            raise Conflict(f"Generation '{gen_id}' is already {jobs.public_status(before)}.")
-        if before in ("submitted", "running"):
+            raise Conflict(f"Generation '{gen_id}' is already {public_status(before)}.")
+        if before in AT_FIREFLY:
             # While `sending`, the submitting worker sees the flag once Firefly has answered.
             await run_in_threadpool(jobs.enqueue_cancel, rt.queue, gen_id)
     return await owned(rt, principal, gen_id)
@@ -227,22 +233,19 @@ async def event_stream(
             record = await owned(rt, principal, gen_id)
             if record.seq > after:
                 after = record.seq
-                queue = await queue_info(rt.fairqueue, record)
+                queue = await queue_place(rt.fairqueue, record)
                 data = Generation.from_record(record, base_url, queue).model_dump_json()
                 yield f"id: {record.seq}\nevent: {record.status}\ndata: {data}\n\n"
             if record.terminal or await disconnected():
                 return
-            try:
-                await asyncio.wait_for(changed.wait(), timeout=KEEPALIVE_S)
-            except TimeoutError:
+            if not await until_set(KEEPALIVE_S, changed):
                 yield ": keep-alive\n\n"
             changed.clear()
 
 
 async def deliveries(rt: Runtime, principal: Principal, gen_id: str) -> list[DeliveryAttempt]:
     await owned(rt, principal, gen_id)
-    raw = await rt.redis.lrange(rt.keys.delivery_log(gen_id), 0, -1)
-    return [DeliveryAttempt.model_validate_json(item) for item in raw]
+    return [DeliveryAttempt.model_validate(item) for item in await rt.deliveries.attempts(gen_id)]
 
 
 async def redeliver(rt: Runtime, principal: Principal, gen_id: str) -> None:
@@ -252,15 +255,4 @@ async def redeliver(rt: Runtime, principal: Principal, gen_id: str) -> None:
         raise Conflict(f"Generation '{gen_id}' has no webhook.")
     if not record.last_webhook_id:
         raise Conflict(f"No webhook event of generation '{gen_id}' has happened yet.")
-    key = rt.keys.delivery(record.last_webhook_id)
-    event: bytes | None = await rt.redis.hget(key, "event")  # type: ignore[assignment]
-    now = time.time()
-    pipe = rt.redis.pipeline(transaction=True)
-    # The message may have expired (after 48 h): it is rebuilt from the job as it is now.
-    name = event.decode() if event else f"generation.{record.status}"
-    pipe.hset(key, mapping={"genId": gen_id, "event": name, "firstAt": repr(now)})
-    pipe.hsetnx(key, "attempt", "0")
-    pipe.expire(key, 172800)
-    pipe.zadd(rt.keys.schedule, {f"deliver:{record.last_webhook_id}": now})
-    pipe.publish(rt.keys.wake, "deliver")
-    await pipe.execute()
+    await rt.deliveries.redeliver(gen_id, record.last_webhook_id, record.status)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
-from contextvars import ContextVar
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,29 +11,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ffgate.errors import FfgateError, PayloadTooLarge, UnsupportedMediaType
 from ffgate.logs import new_request_id, set_request_id
 from service.problems import problem_response
+from service.response_headers import extra_headers
 
 _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 _JSON_TYPE = re.compile(r"^application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
-_extra_headers: ContextVar[list[tuple[bytes, bytes]] | None] = ContextVar("extra_headers", default=None)
 
 REQUESTS = Counter("ffgate_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("ffgate_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 
-def add_response_headers(headers: Mapping[str, str]) -> None:
-    """Send these headers with whatever answer this request ends with, errors included."""
-    extra = _extra_headers.get()
-    if extra is not None:
-        extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-
-
 class RequestContext:
     """Gives every request an id (echoed or generated) and refuses bodies that are too large or not JSON.
 
-    Also sends the headers added with `add_response_headers` (e.g. `RateLimit-*`), whichever way the request
-    is answered.
+    Also sends the headers added through `service.response_headers` (e.g. `RateLimit-*`), whichever way the
+    request is answered.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -51,7 +42,7 @@ class RequestContext:
         request_id = given if _VALID_REQUEST_ID.match(given) else new_request_id()
         set_request_id(request_id)
         extra: list[tuple[bytes, bytes]] = []
-        _extra_headers.set(extra)
+        extra_headers.set(extra)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -19,6 +19,7 @@ from ffgate.errors import (
     Unprocessable,
 )
 from ffgate.logs import current_request_id
+from service.response_headers import rate_limit_headers
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def problem_response(exc: FfgateError) -> JSONResponse:
     if exc.errors is not None:
         body["errors"] = exc.errors
     headers = {**exc.headers, "X-Request-ID": request_id}
+    if exc.rate_limit is not None:
+        headers |= rate_limit_headers(exc.rate_limit)
     return JSONResponse(body, status_code=exc.status, headers=headers, media_type=PROBLEM_JSON)
 
 

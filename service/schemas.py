@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ffgate.clients.store import ApiClient, Issued
-from ffgate.generations.records import Record
+from ffgate.generations.views import DeliveryAttempt, Generation
 
 # Firefly Image 3 size presets (x-model-version image3 / image3_custom).
 IMAGE3_SIZES = {
@@ -117,94 +117,13 @@ class GenerationRequest(_Strict):
                 raise ValueError(f"metadata is {size} bytes; at most {METADATA_MAX_BYTES}")
         return self
 
+    def as_given(self) -> dict[str, Any]:
+        """The request with only the fields the client set (what an Idempotency-Key fingerprints)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
     def firefly_body(self) -> dict[str, Any]:
         """The generate-async body sent upstream: the Firefly fields only, as given."""
         return self.model_dump(exclude_none=True, exclude={"metadata", "webhook"})
-
-
-class QueueInfo(BaseModel):
-    """Where a queued generation stands, computed when it is read."""
-
-    position: int = Field(
-        description="Generations that will be sent to Firefly before this one in the fair order (0: next)."
-    )
-    etaSeconds: int = Field(
-        description="Seconds until it is expected to be sent, from the Adobe org's budget and the jobs ahead."
-    )
-
-
-class Upstream(BaseModel):
-    jobId: str
-
-
-class OutputImage(BaseModel):
-    url: str
-    width: int | None = None
-    height: int | None = None
-    contentType: str | None = None
-
-
-class Output(BaseModel):
-    seed: int | None = None
-    image: OutputImage
-
-
-class GenerationError(BaseModel):
-    code: str
-    message: str
-    retryable: bool
-
-
-class Links(BaseModel):
-    self: str
-    cancel: str
-    events: str
-
-
-class Generation(BaseModel):
-    id: str
-    status: Literal["queued", "submitted", "running", "succeeded", "failed", "canceled"]
-    createdAt: str
-    updatedAt: str
-    completedAt: str | None
-    request: dict[str, Any]
-    metadata: dict[str, Any] | None
-    queue: QueueInfo | None
-    upstream: Upstream | None
-    outputs: list[Output]
-    error: GenerationError | None
-    warnings: list[str]
-    links: Links
-
-    @classmethod
-    def from_record(cls, record: Record, base_url: str = "", queue: QueueInfo | None = None) -> Generation:
-        self_url = f"{base_url}/v1/generations/{record.id}"
-        return cls(
-            id=record.id,
-            status=record.status,
-            createdAt=record.created_at,
-            updatedAt=record.updated_at,
-            completedAt=record.completed_at,
-            request=record.request,
-            metadata=record.metadata,
-            queue=queue,
-            upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
-            outputs=[Output.model_validate(o) for o in record.outputs],
-            error=GenerationError.model_validate(record.error) if record.error else None,
-            warnings=record.warnings,
-            links=Links(self=self_url, cancel=f"{self_url}/cancel", events=f"{self_url}/events"),
-        )
-
-
-class DeliveryAttempt(BaseModel):
-    webhookId: str
-    event: str
-    attempt: int
-    statusCode: int | None
-    durationMs: int
-    error: str | None
-    at: str
-    nextAttemptAt: str | None
 
 
 class DeliveryList(BaseModel):

@@ -50,7 +50,7 @@ def base_env(db: int) -> dict[str, str]:
             "FFGATE_UPSTREAM_RPM": "0",
             "FFGATE_UPSTREAM_RPD": "0",
             "FFGATE_EMULATOR_JOB_LATENCY_S": "1.0",
-            "FFGATE_EMULATOR_IMAGE_MAX_SIDE": "256",
+            # No FFGATE_EMULATOR_IMAGE_MAX_SIDE: outputs are drawn at the size asked, as Firefly's are.
             "FFGATE_POLL_FIRST_S": "0.3",
             "FFGATE_POLL_INTERVAL_S": "0.5",
             "FFGATE_POLL_TAIL_S": "0.3",

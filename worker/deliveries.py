@@ -15,55 +15,35 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ffgate.budget.eta import queue_info
-from ffgate.generations.records import utcnow
+from ffgate.budget.eta import queue_place
+from ffgate.clock import iso, utcnow
+from ffgate.generations.views import Generation
 from ffgate.logs import bind
-from ffgate.webhooks.delivery import (
-    IPAddress,
-    RefusedDestination,
-    resolve_destination,
-    retry_delay,
-    signed_headers,
-    signing_secret,
-)
-from service.schemas import Generation
+from ffgate.webhooks.destinations import IPAddress, RefusedDestination, resolve_destination
+from ffgate.webhooks.schedule import retry_delay
+from ffgate.webhooks.signing import signed_headers, signing_secret
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
-# Take attempt number ARGV[1] of a delivery, unless another worker already did.
-_CLAIM_ATTEMPT = """
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'attempt', tonumber(ARGV[1]) + 1)
-return 1
-"""
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
-    member = f"deliver:{webhook_id}"
-    key = ctx.keys.delivery(webhook_id)
-    raw: dict[bytes, bytes] = await ctx.redis.hgetall(key)  # type: ignore[assignment]
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
-    record = await ctx.jobs.get(fields["genId"]) if fields else None
-    if record is None or not record.webhook_url:
-        await ctx.jobs.unschedule(member)
+    message = await ctx.deliveries.message(webhook_id)
+    record = await ctx.jobs.get(message.gen_id) if message else None
+    if message is None or record is None or not record.webhook_url:
+        await ctx.deliveries.drop(webhook_id)
         return
     bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
-    attempt = int(fields["attempt"])
-    if not await ctx.redis.eval(_CLAIM_ATTEMPT, 1, key, str(attempt)):
-        return  # another worker is on it (its lease on the entry ran out while it waited for a slot)
-    attempt += 1
-    body = fields.get("body")
+    if not await ctx.deliveries.claim(message):
+        return  # another worker is on it
+    attempt = message.attempt + 1
+    body = message.body
     if body is None:
         base = (ctx.settings.public_base_url or "").rstrip("/")
-        data = Generation.from_record(record, base, await queue_info(ctx.fairqueue, record))
-        message = {"type": fields["event"], "timestamp": utcnow(), "data": data.model_dump(mode="json")}
-        body = json.dumps(message, separators=(",", ":"))
-        await ctx.redis.hset(key, "body", body)
+        data = Generation.from_record(record, base, await queue_place(ctx.fairqueue, record))
+        payload = {"type": message.event, "timestamp": utcnow(), "data": data.model_dump(mode="json")}
+        body = json.dumps(payload, separators=(",", ":"))
+        await ctx.deliveries.keep_body(message, body)
 
     started = time.monotonic()
     status: int | None = None
@@ -93,27 +73,19 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
     elif status is not None:
         error = f"answered {status}"
     if not final:
-        delay = retry_delay(ctx.settings, attempt, float(fields["firstAt"]), now)
+        delay = retry_delay(ctx.settings, attempt, message.first_at, now)
         next_at = None if delay is None else now + delay
     entry = {
         "webhookId": webhook_id,
-        "event": fields["event"],
+        "event": message.event,
         "attempt": attempt,
         "statusCode": status,
         "durationMs": duration_ms,
         "error": error,
-        "at": _iso(now),
-        "nextAttemptAt": _iso(next_at) if next_at else None,
+        "at": iso(datetime.fromtimestamp(now, UTC)),
+        "nextAttemptAt": iso(datetime.fromtimestamp(next_at, UTC)) if next_at else None,
     }
-    log_key = ctx.keys.delivery_log(record.id)
-    pipe = ctx.redis.pipeline(transaction=True)
-    pipe.rpush(log_key, json.dumps(entry, separators=(",", ":")))
-    pipe.expire(log_key, max(ctx.settings.result_ttl_s, 2 * 86400))
-    if next_at is None:
-        pipe.zrem(ctx.keys.schedule, member)
-    else:
-        pipe.zadd(ctx.keys.schedule, {member: next_at})
-    await pipe.execute()
+    await ctx.deliveries.record(message, entry, next_at)
     log.info("webhook %s attempt %d for %s: %s", webhook_id, attempt, record.id, error or status)
 
 

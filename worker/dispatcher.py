@@ -1,4 +1,4 @@
-"""The submit dispatcher: every worker process runs one on its event loop, beside the poller.
+"""The submit dispatcher: every worker process runs one on its event loop, beside the scheduler.
 
 It asks the fair queue for the next job whenever it has a free slot; the dispatch script answers with a
 claimed job (sent at once, concurrently), the time until the budget or the breaker lets one go (slept

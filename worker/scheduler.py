@@ -1,4 +1,4 @@
-"""The poller: every worker process runs one on its event loop. It claims due entries of the schedule
+"""The scheduler: every worker process runs one on its event loop. It claims due entries of the schedule
 (claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), asks Firefly
 for the status of many jobs concurrently, records what changed and plans the next look; it also runs
 webhook deliveries and the `submit:` entries (leases run out, back-offs over), and starts the submit
@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ffgate.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
-from ffgate.generations.changefeed import listen
+from ffgate.generations.changefeed import listen, until_set
 from ffgate.generations.records import Record
+from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import bind
 from worker.context import WorkerContext
 from worker.deliveries import deliver
@@ -32,7 +33,7 @@ LEARN_EVERY_S = 10.0
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 
-class Poller:
+class Scheduler:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self._slots = asyncio.Semaphore(ctx.settings.poll_concurrency)
@@ -97,7 +98,7 @@ class Poller:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("poller loop error; continuing")
+                log.exception("scheduler loop error; continuing")
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
@@ -116,11 +117,7 @@ class Poller:
         wait = IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, max(0.0, due - time.time()))
         if wait <= 0:
             return
-        woken = asyncio.ensure_future(self._wake.wait())
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({woken, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-        woken.cancel()
-        stopping.cancel()
+        await until_set(wait, self._wake, self._stopping)
 
     async def _learn(self) -> None:
         raw = await self.ctx.redis.lrange(self.ctx.keys.durations, 0, 199)
@@ -143,7 +140,7 @@ class Poller:
 
 async def poll(ctx: WorkerContext, gen_id: str) -> None:
     record = await ctx.jobs.get(gen_id)
-    if record is None or record.state not in ("submitted", "running") or not record.status_url:
+    if record is None or record.state not in AT_FIREFLY or not record.status_url:
         await ctx.jobs.unschedule(f"poll:{gen_id}")
         return
     bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
@@ -155,16 +152,14 @@ async def poll(ctx: WorkerContext, gen_id: str) -> None:
         await _reschedule(ctx, record, exc.retry_after_s)
         return
     except UpstreamRejected as exc:  # 404 unknown_job_id and the like: Firefly no longer knows it
-        await fail(ctx, gen_id, ("submitted", "running"), error(exc.code, exc.detail, retryable=False))
+        await fail(ctx, gen_id, AT_FIREFLY, error(exc.code, exc.detail, retryable=False))
         ctx.planner.finished(gen_id)
         return
     except UpstreamError as exc:
         errors = record.poll_errors + 1
         if errors >= ctx.settings.poll_max_errors:
             message = f"Gave up after {errors} failed status calls: {exc.detail}"
-            await fail(
-                ctx, gen_id, ("submitted", "running"), error("upstream_unavailable", message, retryable=True)
-            )
+            await fail(ctx, gen_id, AT_FIREFLY, error("upstream_unavailable", message, retryable=True))
         else:
             delay = min(ctx.settings.poll_max_interval_s, 2.0**errors)
             await _reschedule(ctx, record, delay, {"pollErrors": str(errors)})
@@ -175,11 +170,11 @@ async def poll(ctx: WorkerContext, gen_id: str) -> None:
 async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any], elapsed: float) -> None:
     status = str(body.get("status", ""))
     gen_id = record.id
-    active = ("submitted", "running")
+    active = AT_FIREFLY
     if status == "succeeded" or status == "completed":
         outputs = _outputs(body.get("result") or {})
         done, _ = await ctx.jobs.transition(
-            gen_id, allowed=active, to="succeeded", fields={"outputs": outputs}
+            gen_id, allowed=active, to=State.SUCCEEDED, fields={"outputs": outputs}
         )
         if done:
             await _learned(ctx, record, elapsed)
@@ -189,7 +184,7 @@ async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any]
         await fail(ctx, gen_id, active, error(code, message, retryable=status == "timeout"))
         ctx.planner.finished(gen_id)
     elif status in ("cancelled", "canceled"):
-        await ctx.jobs.transition(gen_id, allowed=active, to="canceled")
+        await ctx.jobs.transition(gen_id, allowed=active, to=State.CANCELED)
         ctx.planner.finished(gen_id)
     elif elapsed > ctx.settings.job_max_age_s:
         message = (
@@ -202,7 +197,7 @@ async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any]
             log.warning("unknown Firefly status %r for %s; polling on", status, gen_id)
         if record.submitted_at:
             ctx.planner.seen_running(gen_id, record.submitted_at)
-        to = "running" if status in ("running", "cancel_pending") else ""
+        to = State.RUNNING if status in ("running", "cancel_pending") else ""
         delay = ctx.planner.next_delay(elapsed, first=False)
         await _reschedule(ctx, record, delay, {"pollErrors": "0", "lastPolledAt": repr(time.time())}, to)
 
@@ -212,7 +207,7 @@ async def _reschedule(
 ) -> None:
     await ctx.jobs.transition(
         record.id,
-        allowed=("submitted", "running"),
+        allowed=AT_FIREFLY,
         to=to,
         fields=fields,
         schedule=f"poll:{time.time() + delay}",

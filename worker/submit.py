@@ -24,6 +24,7 @@ from ffgate.errors import (
     UpstreamUnavailable,
 )
 from ffgate.generations.records import Record
+from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import bind
 from worker.context import WorkerContext
 
@@ -35,7 +36,7 @@ def error(code: str, message: str, *, retryable: bool) -> dict[str, object]:
 
 
 async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: dict[str, object]) -> bool:
-    done, _ = await ctx.jobs.transition(gen_id, allowed=allowed, to="failed", fields={"error": err})
+    done, _ = await ctx.jobs.transition(gen_id, allowed=allowed, to=State.FAILED, fields={"error": err})
     if done:
         log.info("generation %s failed: %s", gen_id, err["code"])
     return done
@@ -65,8 +66,8 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
     delay = ctx.planner.next_delay(0.0, first=True)
     await ctx.jobs.transition(
         gen_id,
-        allowed=("sending",),
-        to="submitted",
+        allowed=(State.SENDING,),
+        to=State.SUBMITTED,
         fields={
             "upstreamJobId": accepted.job_id,
             "statusUrl": accepted.status_url,
@@ -106,26 +107,26 @@ async def _settle(ctx: WorkerContext, claim: Claim, answered: bool | None, reaso
 async def _refused(ctx: WorkerContext, record: Record, claim: Claim, exc: UpstreamError) -> None:
     gen_id = record.id
     if isinstance(exc, UpstreamRateLimited):
-        await ctx.fairqueue.requeue(gen_id, from_state="sending")
+        await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
     elif isinstance(exc, UpstreamTimeout):
         await _outcome_unknown(ctx, gen_id, exc.detail)
     elif isinstance(exc, UpstreamRejected):
-        await fail(ctx, gen_id, ("sending",), error(exc.code, exc.detail, retryable=False))
+        await fail(ctx, gen_id, (State.SENDING,), error(exc.code, exc.detail, retryable=False))
     elif claim.probe:  # the breaker is open again and holds every job; this one keeps its place
-        await ctx.fairqueue.requeue(gen_id, from_state="sending")
+        await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
     else:  # unavailable (5xx / unreachable) or credentials refused: Firefly did not take it
         failures = record.submit_failures + 1
         if failures >= ctx.settings.submit_max_attempts:
             code = "upstream_auth" if isinstance(exc, UpstreamAuthError) else "upstream_unavailable"
             message = f"Gave up after {failures} failed attempts: {exc.detail}"
-            await fail(ctx, gen_id, ("sending",), error(code, message, retryable=True))
+            await fail(ctx, gen_id, (State.SENDING,), error(code, message, retryable=True))
             return
         delay = ctx.settings.submit_retry_base_s * 2 ** (failures - 1)
         log.warning("submit of %s failed (%s); retrying in %.0fs", gen_id, exc.detail, delay)
         await ctx.jobs.transition(
             gen_id,
-            allowed=("sending",),
-            to="queued",
+            allowed=(State.SENDING,),
+            to=State.QUEUED,
             fields={"submitFailures": str(failures)},
             schedule=f"submit:{time.time() + delay}",
         )
@@ -135,16 +136,16 @@ async def resume(ctx: WorkerContext, gen_id: str) -> None:
     """Handle a due `submit:<id>` entry: the lease of a claimed job ran out (its worker died before
     Firefly's answer was recorded), or a job's back-off is over and it rejoins its client's queue."""
     record = await ctx.jobs.get(gen_id)
-    if record is None or record.state not in ("queued", "sending"):
+    if record is None or record.state not in (State.QUEUED, State.SENDING):
         await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
     bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
-    if record.state == "sending":
+    if record.state == State.SENDING:
         await _outcome_unknown(ctx, gen_id, "The worker sending this job stopped before Firefly answered")
     elif _overdue(ctx, record):
-        await fail(ctx, gen_id, ("queued",), _queue_timeout(ctx))
+        await fail(ctx, gen_id, (State.QUEUED,), _queue_timeout(ctx))
     else:
-        await ctx.fairqueue.requeue(gen_id, from_state="queued")
+        await ctx.fairqueue.requeue(gen_id, from_state=State.QUEUED)
 
 
 async def expire_queued(ctx: WorkerContext) -> None:
@@ -153,7 +154,7 @@ async def expire_queued(ctx: WorkerContext) -> None:
     if not max_s:
         return
     for client, gen_id in await ctx.fairqueue.waiting_since(time.time() - max_s):
-        await fail(ctx, gen_id, ("queued",), _queue_timeout(ctx))
+        await fail(ctx, gen_id, (State.QUEUED,), _queue_timeout(ctx))
         # Failed now, or taken meanwhile by a dispatcher, or canceled: it has no business in the queue.
         await ctx.fairqueue.remove(client, gen_id)
 
@@ -176,7 +177,7 @@ async def _outcome_unknown(ctx: WorkerContext, gen_id: str, why: str) -> None:
         f"{why}, so Firefly may or may not have accepted the job; it was not sent again, to avoid paying "
         "twice. Submit it again if you still need it."
     )
-    await fail(ctx, gen_id, ("sending",), error("upstream_outcome_unknown", message, retryable=True))
+    await fail(ctx, gen_id, (State.SENDING,), error("upstream_outcome_unknown", message, retryable=True))
 
 
 async def cancel(ctx: WorkerContext, gen_id: str) -> None:
@@ -190,4 +191,4 @@ async def cancel(ctx: WorkerContext, gen_id: str) -> None:
     except UpstreamRejected as exc:
         # 409 job_completed / job_already_canceled, 410 job_timeout: the poll will tell which it became.
         log.info("Firefly refused the cancel of %s: %s", gen_id, exc.code)
-    await ctx.jobs.transition(gen_id, allowed=("submitted", "running"), schedule=f"poll:{time.time()}")
+    await ctx.jobs.transition(gen_id, allowed=AT_FIREFLY, schedule=f"poll:{time.time()}")

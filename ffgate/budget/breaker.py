@@ -6,8 +6,8 @@
 A failure is a submit that got a 5xx, never reached Firefly, or timed out; any answer from Firefly (a 2xx,
 4xx or 429) clears the run of failures. While open, nothing is submitted and jobs stay queued. Only the probe
 closes the breaker; if its worker dies, another probe is let through once `probeUntil` passes.
-The check itself runs inside the dispatch script (`BREAKER_LUA`), so opening takes effect for every worker
-at once.
+The check itself runs inside the dispatch script (`lua/lib/breaker.lua`), so opening takes effect for
+every worker at once.
 """
 
 from __future__ import annotations
@@ -20,48 +20,7 @@ import redis.asyncio as aioredis
 
 from ffgate.config import Settings
 from ffgate.redis.keys import Keys
-
-# 0: closed, send; -1: half-open and the caller's request is the probe; > 0: ms until something may go.
-BREAKER_LUA = """
-local function breaker_wait(key, now)
-  local open_until = tonumber(redis.call('HGET', key, 'openUntil') or '0')
-  if open_until == 0 then return 0 end
-  if now < open_until then return open_until - now end
-  local probe_until = tonumber(redis.call('HGET', key, 'probeUntil') or '0')
-  if now < probe_until then return probe_until - now end
-  return -1
-end
-"""
-
-# KEYS: breaker, failures. ARGV: now (ms), 'ok'|'fail', probe '1'|'0', threshold, window (ms), cool-down
-# (ms), reason. Answers what changed: 'opened', 'reopened', 'closed' or ''.
-_RECORD = """
-local now = tonumber(ARGV[1])
-local open = redis.call('EXISTS', KEYS[1]) == 1
-if ARGV[2] == 'ok' then
-  redis.call('DEL', KEYS[2])
-  if open and ARGV[3] == '1' then
-    redis.call('DEL', KEYS[1])
-    return 'closed'
-  end
-  return ''
-end
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], 'openUntil', now + tonumber(ARGV[6]), 'probeUntil', 0, 'reason', ARGV[7])
-  return 'reopened'
-end
-if open then return '' end  -- sent before the breaker opened; already counted as far as it matters
-redis.call('ZADD', KEYS[2], now, ARGV[1] .. ':' .. ARGV[8])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]))
-redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[5])))
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'openUntil', now + tonumber(ARGV[6]), 'probeUntil', 0, 'openedAt', now,
-    'reason', ARGV[7])
-  redis.call('DEL', KEYS[2])
-  return 'opened'
-end
-return ''
-"""
+from ffgate.redis.scripts import Script
 
 
 @dataclass(frozen=True)
@@ -82,21 +41,21 @@ class Breaker:
         self._cooldown_ms = settings.breaker_cooldown_s * 1000
         # A probe whose worker died is replaced once it could no longer be waiting for Firefly.
         self.probe_ms = (settings.upstream_timeout_s + 5) * 1000
-        self._record = redis.register_script(_RECORD)
+        self._record = Script(redis, "record_breaker")
 
     async def record(self, ok: bool, *, probe: bool, reason: str = "") -> str:
         """Count a submit's outcome; answers 'opened', 'reopened', 'closed' or ''."""
-        args = [
-            f"{time.time() * 1000:.3f}",
-            "ok" if ok else "fail",
-            "1" if probe else "0",
-            self._threshold,
-            self._window_ms,
-            self._cooldown_ms,
-            reason[:300],
-            secrets.token_hex(4),
-        ]
-        changed = await self._record(keys=[self.key, self._failures], args=args)
+        args = {
+            "now": f"{time.time() * 1000:.3f}",
+            "outcome": "ok" if ok else "fail",
+            "probe": "1" if probe else "0",
+            "threshold": self._threshold,
+            "window_ms": self._window_ms,
+            "cooldown_ms": self._cooldown_ms,
+            "reason": reason[:300],
+            "nonce": secrets.token_hex(4),
+        }
+        changed = await self._record(keys={"breaker": self.key, "failures": self._failures}, args=args)
         return changed.decode() if isinstance(changed, bytes) else str(changed)
 
     async def read(self) -> BreakerState | None:

@@ -1,17 +1,15 @@
 """`queue.position` and `queue.etaSeconds` of a queued generation, computed when it is read.
 
-Position: the jobs that will be sent before it under the fair order (ffgate.budget.fair_queue) as the
-queues stand
-now: the jobs ahead in its own client's queue, plus, for every other client, as many of its waiting jobs as
-come before it in the stride order (0: it is next). Reading takes three Redis round trips (the queues, the
-budget, the breaker) and O(clients) work.
+Position: the jobs that will be sent before it under the fair order (ffgate.budget.fair_queue) as the queues
+stand now: the jobs ahead in its own client's queue, plus, for every other client, as many of its waiting
+jobs as come before it in the stride order (0: it is next). Reading takes three Redis round trips (the
+queues, the budget, the breaker) and O(clients) work.
 
 ETA: when the budget (ffgate.budget.org_budget) lets that many requests go, counting the pacing, the 60 s
-window,
-the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share will still
-send jobs that come before this one: each is expected to send its queue or its recent arrival rate (a
-decaying average kept by the queue) times the wait, whichever is more, up to its turns, and the wait is
-solved as a fixed point, so a long queue's ETA does not drift later with every light client's arrival.
+window, the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share
+will still send jobs that come before this one: each is expected to send its queue or its recent arrival
+rate (a decaying average kept by the queue) times the wait, whichever is more, up to its turns, and the wait
+is solved as a fixed point, so a long queue's ETA does not drift later with every light client's arrival.
 Polls that count against the main budget (FFGATE_UPSTREAM_POLLS_COUNT) are not foreseen.
 """
 
@@ -24,10 +22,9 @@ from dataclasses import dataclass
 from ffgate.budget.breaker import BreakerState
 from ffgate.budget.fair_queue import RATE_TAU_S, STRIDE, FairQueue
 from ffgate.budget.org_budget import BudgetState
+from ffgate.clock import DAY_S
 from ffgate.generations.records import Record
-from service.schemas import QueueInfo
-
-DAY_S = 86_400.0
+from ffgate.generations.states import State, Status
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,7 @@ def eta(
 
 async def estimate(queue: FairQueue, record: Record) -> tuple[int, float]:
     """(position, seconds until sent) of a queued job, from the queues and the budget as they are now."""
-    if record.state != "queued":
+    if record.state != State.QUEUED:
         return 0, 0.0  # `sending`: it is being sent
     enqueued_at = record.enqueued_at or time.time()
     snap = await snapshot(queue, record.client_id, record.id, enqueued_at)
@@ -183,9 +180,17 @@ async def estimate(queue: FairQueue, record: Record) -> tuple[int, float]:
     return position(snap.own, snap.rank, snap.others), wait
 
 
-async def queue_info(queue: FairQueue | None, record: Record) -> QueueInfo | None:
-    """What `Generation.queue` says of a job: None unless it is queued."""
-    if record.status != "queued" or queue is None:
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued job stands: jobs to be sent before it, and seconds until it is sent."""
+
+    position: int
+    eta_s: float
+
+
+async def queue_place(queue: FairQueue | None, record: Record) -> QueuePlace | None:
+    """None unless the job is queued."""
+    if record.status != Status.QUEUED or queue is None:
         return None
     ahead, wait = await estimate(queue, record)
-    return QueueInfo(position=ahead, etaSeconds=round(wait))
+    return QueuePlace(position=ahead, eta_s=wait)

@@ -28,6 +28,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from emulator import settings as emulator_config
+from emulator.settings import EmulatorSettings
 from ffgate.cli import processes
 from ffgate.cli.processes import Child
 from ffgate.config import Settings
@@ -37,14 +39,8 @@ STOP_GRACE_S = 10.0
 
 # Adobe's real limits (4 requests/minute) make a first walk-through take minutes; the emulator and the
 # gateway's own limiter are opened up unless the user set a value.
-WALKTHROUGH_SETTINGS = {
-    "emulator_rpm": "0",
-    "emulator_rpd": "0",
-    "upstream_rpm": "0",
-    "upstream_rpd": "0",
-    "emulator_job_latency_s": "3",
-    "poll_first_s": "1",
-}
+WALKTHROUGH_SETTINGS = {"upstream_rpm": "0", "upstream_rpd": "0", "poll_first_s": "1"}
+WALKTHROUGH_EMULATOR_SETTINGS = {"rpm": "0", "rpd": "0", "job_latency_s": "3"}
 
 
 def env_name(setting: str) -> str:
@@ -84,6 +80,7 @@ def generate_admin_key() -> str:
 
 def plan_stack(
     settings: Settings,
+    emulator: EmulatorSettings,
     options: DevOptions,
     *,
     redis_up: bool,
@@ -91,8 +88,8 @@ def plan_stack(
 ) -> StackPlan:
     """Decide what to start and what the children are told.
 
-    A value the user set (it is in `settings.model_fields_set`) is kept, except the upstream URLs and
-    credentials when the emulator is started: they must be the emulator's.
+    A value the user set (it is in `settings.model_fields_set` or `emulator.model_fields_set`) is kept,
+    except the upstream URLs and credentials when the emulator is started: they must be the emulator's.
     """
     user_set = settings.model_fields_set
     env: dict[str, str] = {}
@@ -113,9 +110,14 @@ def plan_stack(
         # The gateway must hold the credentials the emulator accepts, whatever else is configured.
         env[env_name("firefly_url")] = emulator_url
         env[env_name("ims_url")] = emulator_url
-        env[env_name("adobe_client_id")] = settings.emulator_client_id
-        env[env_name("adobe_client_secret")] = settings.emulator_client_secret.get_secret_value()
+        env[env_name("adobe_client_id")] = emulator.client_id
+        env[env_name("adobe_client_secret")] = emulator.client_secret.get_secret_value()
         loosened = {env_name(k): v for k, v in WALKTHROUGH_SETTINGS.items() if k not in user_set}
+        loosened |= {
+            emulator_config.env_name(k): v
+            for k, v in WALKTHROUGH_EMULATOR_SETTINGS.items()
+            if k not in emulator.model_fields_set
+        }
         env.update(loosened)
 
     given_key = settings.admin_key.get_secret_value() if settings.admin_key else None
@@ -216,9 +218,9 @@ def _signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[No
             signal.signal(sig, old)
 
 
-def run_dev(settings: Settings, options: DevOptions, console: Console) -> int:
+def run_dev(settings: Settings, emulator: EmulatorSettings, options: DevOptions, console: Console) -> int:
     """Run the stack until a signal (exit 0) or a failure (exit 1); see the module docstring."""
-    plan = plan_stack(settings, options, redis_up=processes.redis_answers(settings))
+    plan = plan_stack(settings, emulator, options, redis_up=processes.redis_answers(settings))
     try:
         check_ports_free(plan, options)
     except DevError as exc:

@@ -1,13 +1,14 @@
 """API keys: how they are made, stored and looked up.
 
-A key is random (`ffk_` + 256 bits), shown once, and stored only as its keyed hash, HMAC-SHA256(pepper, key),
-in the client's record and as the name of the index entry `apikey:<hash>` that leads to it. A leaked Redis
-dump yields no usable key, and nobody can compute a key's hash without the pepper (`FFGATE_KEY_PEPPER`, else
-derived from `FFGATE_ADMIN_KEY`; every gateway and `ffgate clients` must share it). A request's key is hashed,
-looked up by that hash and compared with the record's in constant time, by one Lua function (`AUTHENTICATE`)
-that also counts the request against the client's rate limit: one round trip, and nothing cached in a
-process, so revocation, new scopes and limits apply to the next request on every gateway. The submit path
-runs the same function inside the script that writes the job (ffgate.generations.admission).
+A key is random (`ffk_` + 256 bits), shown once, and stored only as its keyed hash, HMAC-SHA256(pepper,
+key), in the client's record and as the name of the index entry `apikey:<hash>` that leads to it. A leaked
+Redis dump yields no usable key, and nobody can compute a key's hash without the pepper
+(`FFGATE_KEY_PEPPER`, else derived from `FFGATE_ADMIN_KEY`; every gateway and `ffgate clients` must share
+it). A request's key is hashed, looked up by that hash and compared with the record's in constant time, by
+one Lua function (`lua/lib/authenticate.lua`) that also counts the request against the client's rate limit:
+one round trip, and nothing cached in a process, so revocation, new scopes and limits apply to the next
+request on every gateway. The submit path runs the same function inside the script that writes the job
+(ffgate.generations.admission).
 """
 
 from __future__ import annotations
@@ -23,46 +24,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ffgate.clients.rate_limit import SLIDING_WINDOW, RateLimitState
+from ffgate.clients.rate_limit import RateLimitState
 from ffgate.config import Settings
 from ffgate.errors import ServiceUnavailable
 from ffgate.redis.keys import Keys
+from ffgate.redis.scripts import Script
 
 log = logging.getLogger(__name__)
-
-# Looks a key's hash up, checks the client is active and counts the request in its window. Returns nil, or
-# {id, scopes, daily quota ('' = none), limit, used, ms until a slot frees, refused (1) or taken (0)}.
-# The client's own keys are derived here from prefixes: fine on one Redis, not on a Redis Cluster.
-AUTHENTICATE = (
-    SLIDING_WINDOW
-    + """
-local function same(a, b)  -- constant time (no early exit) for strings of one length
-  if #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do diff = bit.bor(diff, bit.bxor(string.byte(a, i), string.byte(b, i))) end
-  return diff == 0
-end
-local function authenticate(apikey, digest, client_prefix, window_prefix, member)
-  local id = redis.call('GET', apikey)
-  if not id then return nil end
-  local c = redis.call('HMGET', client_prefix .. id,
-    'keyHash', 'scopes', 'rpm', 'dailyImageQuota', 'revokedAt')
-  -- The record's keyHash differs from the one looked up only if the index entry outlived a rotation.
-  if not c[1] or not same(c[1], digest) or (c[5] and c[5] ~= '') then return nil end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local window, limit = window_prefix .. id, tonumber(c[3])
-  local wait, used = window_wait(window, now, limit)
-  if wait > 0 then return {id, c[2], c[4] or '', limit, used, wait, 1} end
-  wait = window_take(window, now, now .. '-' .. member)
-  return {id, c[2], c[4] or '', limit, used + 1, wait, 0}
-end
-"""
-)
-
-_AUTHENTICATE_ONLY = (
-    AUTHENTICATE + "return authenticate(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) or false\n"
-)
 
 
 def pepper_from(settings: Settings) -> bytes | None:
@@ -115,7 +83,7 @@ class ApiKeys:
         self._redis = redis
         self._keys = keys
         self._pepper = pepper
-        self._authenticate = redis.register_script(_AUTHENTICATE_ONLY)
+        self._authenticate = Script(redis, "authenticate")
 
     def digest(self, key: str) -> str | None:
         """The keyed hash `key` is stored under (None: no pepper, so no client keys)."""
@@ -128,9 +96,15 @@ class ApiKeys:
         key = new_api_key()
         return key, key_digest(self._pepper, key)
 
-    def auth_args(self, digest: str) -> tuple[str, list[str]]:
-        """The key (KEYS) and arguments of the Lua `authenticate`, also run inside other scripts."""
-        args = [digest, self._keys.client(""), self._keys.client_window(""), secrets.token_hex(4)]
+    def auth_args(self, digest: str) -> tuple[str, dict[str, str]]:
+        """The key and arguments of the Lua `authenticate` (lua/lib/authenticate.lua), also run inside
+        the admission script."""
+        args = {
+            "digest": digest,
+            "client_prefix": self._keys.client(""),
+            "window_prefix": self._keys.client_window(""),
+            "member": secrets.token_hex(4),
+        }
         return self._keys.api_key(digest), args
 
     async def authenticate(self, key: str) -> Caller | None:
@@ -139,7 +113,7 @@ class ApiKeys:
         if digest is None:
             return None
         apikey, args = self.auth_args(digest)
-        reply = await self._authenticate(keys=[apikey], args=args)
+        reply = await self._authenticate(keys={"apikey": apikey}, args=args)
         return Caller.from_reply(reply) if reply else None
 
     @property

@@ -20,7 +20,6 @@ from ffgate.clients.api_keys import ApiKeys, Caller
 from ffgate.clients.rate_limit import RateLimitState
 from ffgate.clients.store import SCOPES
 from ffgate.errors import Forbidden, RateLimited, Unauthorized
-from service.middleware import add_response_headers
 
 ADMIN_CLIENT_ID = "admin"
 UNKNOWN_KEY = "Unknown or revoked API key."
@@ -39,7 +38,7 @@ class Principal:
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise Forbidden(f"This key lacks the '{scope}' scope.")
+            raise Forbidden(f"This key lacks the '{scope}' scope.").for_caller(self.rate)
 
 
 BOOTSTRAP_ADMIN = Principal(ADMIN_CLIENT_ID, frozenset(SCOPES))
@@ -63,18 +62,14 @@ class Credentials:
 
 
 def admit(caller: Caller | None, scope: str) -> Principal:
-    """The principal a client key's lookup found, once its rate limit and scope allow this request.
-
-    Its `RateLimit-*` headers go out with whatever answer the request gets.
-    """
+    """The principal a client key's lookup found, once its rate limit and scope allow this request."""
     if caller is None:
         raise Unauthorized(UNKNOWN_KEY)
-    add_response_headers(caller.rate.headers())
     if caller.rate.refused:
         raise RateLimited(
             f"Rate limit of {caller.rate.limit} requests per minute reached.",
             retry_after_s=caller.rate.reset_ms / 1000,
-        )
+        ).for_caller(caller.rate)
     principal = Principal(caller.client_id, caller.scopes, caller.daily_image_quota, caller.rate)
     principal.require(scope)
     return principal

@@ -22,34 +22,12 @@ from pydantic import SecretStr
 from redis.typing import EncodableT
 
 from ffgate.clients.api_keys import ApiKeys, new_webhook_secret
+from ffgate.clock import utcnow
 from ffgate.errors import Conflict, NotFound
-from ffgate.generations.records import utcnow
 from ffgate.redis.keys import Keys
+from ffgate.redis.scripts import Script
 
 SCOPES = ("models:read", "generate", "admin")
-
-# update / revoke / rotate of an existing client, atomically; false if there is none, -1 if it is revoked.
-_CHANGE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local op, now, keys = ARGV[1], ARGV[2], ARGV[3]
-local revoked = (redis.call('HGET', KEYS[1], 'revokedAt') or '') ~= ''
-if op == 'revoke' then
-  if not revoked then
-    redis.call('DEL', keys .. (redis.call('HGET', KEYS[1], 'keyHash') or ''))
-    redis.call('HSET', KEYS[1], 'revokedAt', now, 'updatedAt', now)
-  end
-  return redis.call('HGETALL', KEYS[1])
-end
-if revoked then return -1 end
-if op == 'rotate' then
-  redis.call('DEL', keys .. (redis.call('HGET', KEYS[1], 'keyHash') or ''))
-  redis.call('SET', keys .. ARGV[4], redis.call('HGET', KEYS[1], 'id'))
-  redis.call('HSET', KEYS[1], 'keyHash', ARGV[4])
-end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'updatedAt', now)
-return redis.call('HGETALL', KEYS[1])
-"""
 
 
 @dataclass(frozen=True)
@@ -97,7 +75,7 @@ class ClientStore:
         self._redis = redis
         self._keys = keys
         self._api_keys = api_keys
-        self._change = redis.register_script(_CHANGE)
+        self._change = Script(redis, "change_client")
 
     async def create(
         self, *, name: str, scopes: list[str], requests_per_minute: int, daily_image_quota: int | None
@@ -155,10 +133,11 @@ class ClientStore:
         return Issued(await self._apply(client_id, "rotate", digest, {}), SecretStr(api_key))
 
     async def _apply(self, client_id: str, op: str, digest: str, fields: dict[str, str]) -> ApiClient:
-        args: list[str] = [op, utcnow(), self._keys.api_key(""), digest]
-        for name, value in fields.items():
-            args += [name, value]
-        reply: Any = await self._change(keys=[self._keys.client(client_id)], args=args)
+        reply: Any = await self._change(
+            keys={"client": self._keys.client(client_id)},
+            args={"op": op, "now": utcnow(), "apikey_prefix": self._keys.api_key(""), "new_digest": digest},
+            rest=[item for pair in fields.items() for item in pair],
+        )
         if reply is None:
             raise NotFound(f"No client '{client_id}'.")
         if reply == -1:

@@ -1,16 +1,16 @@
 """Admitting a generation: everything a submit decides, decided atomically in one Redis round trip.
 
-One Lua script, in this order:
-  1. who is asking: the API key's client (ffgate.clients.api_keys `AUTHENTICATE`: active, hash compared in
-     constant time), the request counted against its rate limit, and the `generate` scope. Skipped when the
-     caller is known already (the bootstrap admin, or a submit that had to authenticate before looking its
-     model up in Redis or Firefly);
+One Lua script (`lua/admit.lua`), in this order:
+  1. who is asking: the API key's client (ffgate.clients.api_keys: active, hash compared in constant
+     time), the request counted against its rate limit, and the `generate` scope. Skipped when the caller
+     is known already (the bootstrap admin, or a submit that had to authenticate before looking its model
+     up in Redis or Firefly);
   2. the `Idempotency-Key` (ffgate.generations.idempotency): a key this client used in the last 24 h
-  answers with the
-     job it created, or a 422 for another body, and nothing is written;
+     answers with the job it created, or a 422 for another body, and nothing is written;
   3. the daily image quota: the job's images are counted for the client's UTC day; past the quota, a 429
      `quota-exceeded` and nothing is written;
-  4. the write: the record, its due `submit:` entry in the schedule, the client's index entry (scored by
+  4. the write: the record, the job in its client's fair queue (ffgate.budget.fair_queue), its
+     `generation.queued` webhook delivery if it asked for one, the client's index entry (scored by
      creation order, for listing its jobs), and the idempotency key.
 
 So of any number of concurrent submits with one Idempotency-Key exactly one creates a job, a job exists
@@ -25,85 +25,20 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from ffgate.budget.fair_queue import ENQUEUE_LUA
-from ffgate.clients.api_keys import AUTHENTICATE, ApiKeys, Caller
+from ffgate.budget.fair_queue import RATE_TAU_S
+from ffgate.clients.api_keys import ApiKeys, Caller
 from ffgate.clients.authentication import UNKNOWN_KEY, Credentials, Principal, admit
-from ffgate.clients.rate_limit import seconds_to_utc_midnight, utc_day
+from ffgate.clock import seconds_to_utc_midnight, utc_day, utcnow
 from ffgate.errors import QuotaExceeded, Unauthorized
 from ffgate.generations.idempotency import IDEMPOTENCY_TTL_S, IdempotencyKey, different_body
-from ffgate.generations.records import Record, utcnow
+from ffgate.generations.records import Record
+from ffgate.generations.states import State
 from ffgate.redis.keys import Keys
+from ffgate.redis.scripts import Script
+from ffgate.webhooks.schedule import DELIVERY_TTL_S
 
 SCOPE = "generate"
 QUOTA_TTL_S = 2 * 24 * 3600
-
-# KEYS: record, schedule, apikey:<hash> (when authenticating; else any key)
-# ARGV: 1 client id ('' = authenticate), 2-5 `authenticate` arguments, 6 daily quota (-1: none), 7 job id,
-#       8 images, 9 due time, 10 fingerprint, 11 index TTL, 12 record (JSON), 13 images-today key, 14 index
-#       key, 15 idempotency key ('': none), 16 idempotency TTL, 17 quota TTL, 18 scope, 19 delivery key
-#       prefix when a `generation.queued` webhook is due ('': none), 20 the workers' wake channel, 21 the
-#       prefix of the clients' fair queues (ffgate.budget.fair_queue). KEYS 4-7: the fair queue's shared keys.
-# Keys 13-15 are templates: '{c}' stands for the client id, known only here when authenticating.
-_ADMIT = (
-    AUTHENTICATE
-    + ENQUEUE_LUA
-    + """
-local function key(template, client)
-  local at = string.find(template, '{c}', 1, true)
-  return string.sub(template, 1, at - 1) .. client .. string.sub(template, at + 3)
-end
-local client, quota, caller = ARGV[1], tonumber(ARGV[6]), {}
-if client == '' then
-  caller = authenticate(KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-  if not caller then return {'unauthorized', ''} end
-  if caller[7] == 1 or not string.find(',' .. caller[2] .. ',', ',' .. ARGV[18] .. ',', 1, true) then
-    return {'refused', '', unpack(caller)}
-  end
-  client = caller[1]
-  if caller[3] == '' then quota = -1 else quota = tonumber(caller[3]) end
-end
-local idem = ''
-if ARGV[15] ~= '' then
-  idem = key(ARGV[15], client)
-  local seen = redis.call('GET', idem)
-  if seen then
-    local fingerprint, id = string.match(seen, '^(%S+) (%S+)$')
-    if fingerprint ~= ARGV[10] then return {'mismatch', '', unpack(caller)} end
-    return {'replay', id, unpack(caller)}
-  end
-end
-local images = tonumber(ARGV[8])
-if quota >= 0 then
-  local counter = key(ARGV[13], client)
-  local used = tonumber(redis.call('GET', counter) or '0')
-  if used + images > quota then return {'quota', used .. ' ' .. quota, unpack(caller)} end
-  redis.call('INCRBY', counter, images)
-  redis.call('EXPIRE', counter, tonumber(ARGV[17]))
-end
-local fields = {'clientId', client}
-for name, value in pairs(cjson.decode(ARGV[12])) do
-  fields[#fields + 1] = name
-  fields[#fields + 1] = value
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-enqueue(ARGV[21], KEYS[4], KEYS[5], KEYS[6], KEYS[7], client, ARGV[7], ARGV[9], tonumber(ARGV[9]), true)
-if ARGV[19] ~= '' then  -- the job asked for `generation.queued`: its delivery is created with the job
-  local wid = 'msg_' .. ARGV[7] .. '_1'
-  redis.call('HSET', ARGV[19] .. wid, 'genId', ARGV[7], 'event', 'generation.queued', 'attempt', '0',
-             'firstAt', ARGV[9])
-  redis.call('EXPIRE', ARGV[19] .. wid, 172800)
-  redis.call('ZADD', KEYS[2], ARGV[9], 'deliver:' .. wid)
-  redis.call('HSET', KEYS[1], 'lastWebhookId', wid)
-end
-redis.call('PUBLISH', ARGV[20], 'submit')
-local index = key(ARGV[14], client)
-local newest = redis.call('ZREVRANGE', index, 0, 0, 'WITHSCORES')
-redis.call('ZADD', index, (tonumber(newest[2]) or 0) + 1, ARGV[7])
-redis.call('EXPIRE', index, tonumber(ARGV[11]))
-if idem ~= '' then redis.call('SET', idem, ARGV[10] .. ' ' .. ARGV[7], 'EX', tonumber(ARGV[16])) end
-return {'created', client, unpack(caller)}
-"""
-)
 
 
 class Admission:
@@ -111,7 +46,7 @@ class Admission:
         self._keys = keys
         self._api_keys = api_keys
         self._index_ttl_s = 2 * result_ttl_s  # outlives the records it names; listing drops expired ones
-        self._admit = redis.register_script(_ADMIT)
+        self._admit = Script(redis, "admit")
 
     async def admit(
         self,
@@ -128,64 +63,67 @@ class Admission:
     ) -> tuple[Principal, Record | str]:
         """Queue the job if `who` may; returns the principal and the new record, or the id of the job this
         idempotency key created earlier (nothing is written then)."""
-        keys = [self._keys.generation(gen_id), self._keys.schedule]
-        fair = [
-            self._keys.queue_clients,
-            self._keys.queue_passes,
-            self._keys.queue_vtime,
-            self._keys.queue_rates,
-        ]
+        k = self._keys
         if isinstance(who, Principal):
-            keys.append(keys[0])
-            auth_args = ["", "", "", ""]
+            apikey, auth = k.generation(gen_id), dict.fromkeys(_AUTH_ARGS, "")
             client_id, quota = who.client_id, who.daily_image_quota
         else:
             digest = self._api_keys.digest(who.key.get_secret_value())
             if digest is None:
                 raise Unauthorized(UNKNOWN_KEY)
-            apikey, auth_args = self._api_keys.auth_args(digest)
-            keys.append(apikey)
+            apikey, auth = self._api_keys.auth_args(digest)
             client_id, quota = "", None
-        keys += fair
         now, due = utcnow(), time.time()
-        record = {
-            "id": gen_id,
-            "state": "queued",
-            "requestId": request_id,
-            "createdAt": now,
-            "updatedAt": now,
-            "request": json.dumps(request, separators=(",", ":")),
-            "metadata": json.dumps(metadata, separators=(",", ":")) if metadata is not None else "",
-            "warnings": json.dumps(warnings),
-            "seq": "1",
-            "enqueuedAt": repr(due),
-        }
-        events: list[str] = []
-        if webhook is not None:
-            events = webhook["events"]
-            record |= {"webhookUrl": webhook["url"], "webhookEvents": "," + ",".join(events) + ","}
+        events = webhook["events"] if webhook is not None else []
+        record = Record(
+            id=gen_id,
+            state=State.QUEUED,
+            client_id=client_id,
+            request_id=request_id,
+            created_at=now,
+            updated_at=now,
+            request=request,
+            metadata=metadata,
+            warnings=warnings,
+            seq=1,
+            enqueued_at=due,
+            webhook_url=webhook["url"] if webhook is not None else None,
+            webhook_events=events,
+        )
+        stored = record.to_hash()
+        stored.pop("clientId", None)  # the script writes the client it found
         reply = await self._admit(
-            keys=keys,
-            args=[
-                client_id,
-                *auth_args,
-                -1 if quota is None else quota,
-                gen_id,
-                images,
-                due,
-                idempotency.fingerprint if idempotency else "",
-                self._index_ttl_s,
-                json.dumps(record, separators=(",", ":")),
-                self._keys.client_images("{c}", utc_day()),
-                self._keys.client_generations("{c}"),
-                self._keys.idempotency("{c}", idempotency.header) if idempotency else "",
-                IDEMPOTENCY_TTL_S,
-                QUOTA_TTL_S,
-                SCOPE,
-                self._keys.delivery("") if "generation.queued" in events else "",
-                self._keys.wake,
-                self._keys.queue_prefix,
-            ],
+            keys={
+                "record": k.generation(gen_id),
+                "schedule": k.schedule,
+                "apikey": apikey,
+                "queues": k.queue_clients,
+                "passes": k.queue_passes,
+                "vtime": k.queue_vtime,
+                "rates": k.queue_rates,
+            },
+            args={
+                "client": client_id,
+                **auth,
+                "quota": -1 if quota is None else quota,
+                "gen_id": gen_id,
+                "images": images,
+                "now": due,
+                "fingerprint": idempotency.fingerprint if idempotency else "",
+                "index_ttl": self._index_ttl_s,
+                "record": json.dumps(stored, separators=(",", ":")),
+                "images_key": k.client_images("{c}", utc_day()),
+                "index_key": k.client_generations("{c}"),
+                "idem_key": k.idempotency("{c}", idempotency.header) if idempotency else "",
+                "idem_ttl": IDEMPOTENCY_TTL_S,
+                "quota_ttl": QUOTA_TTL_S,
+                "scope": SCOPE,
+                "delivery_prefix": k.delivery("") if "generation.queued" in events else "",
+                "delivery_ttl": DELIVERY_TTL_S,
+                "wake": k.wake,
+                "queue_prefix": k.queue_prefix,
+                "tau": RATE_TAU_S,
+            },
         )
         outcome, detail, found = reply[0].decode(), reply[1].decode(), reply[2:]
         if outcome == "unauthorized":
@@ -194,7 +132,7 @@ class Admission:
         assert isinstance(principal, Principal)  # `admit` raised for a refused request
         if outcome == "mismatch":
             assert idempotency is not None
-            raise different_body(idempotency.header)
+            raise different_body(idempotency.header).for_caller(principal.rate)
         if outcome == "replay":
             return principal, detail
         if outcome == "quota":
@@ -203,20 +141,9 @@ class Admission:
                 f"The daily quota of {limit} images is spent ({used} used today, {images} asked for); "
                 "it resets at 00:00 UTC.",
                 retry_after_s=seconds_to_utc_midnight(),
-            )
-        return principal, Record(
-            id=gen_id,
-            state="queued",
-            client_id=detail,
-            request_id=request_id,
-            created_at=now,
-            updated_at=now,
-            completed_at=None,
-            request=request,
-            metadata=metadata,
-            warnings=warnings,
-            seq=1,
-            webhook_url=webhook["url"] if webhook else None,
-            webhook_events=events,
-            last_webhook_id=f"msg_{gen_id}_1" if "generation.queued" in events else None,
-        )
+            ).for_caller(principal.rate)
+        record.client_id = detail  # (`lastWebhookId`, when a delivery was made, is only read from Redis)
+        return principal, record
+
+
+_AUTH_ARGS = ("digest", "client_prefix", "window_prefix", "member")

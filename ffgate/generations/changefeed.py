@@ -97,3 +97,15 @@ async def listen(
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def until_set(seconds: float, *events: asyncio.Event) -> bool:
+    """Sleep until any of `events` is set or `seconds` pass; True if one was set (then they are cleared
+    by whoever owns them). The one way ffgate waits to be woken: by the change feed, a wake-up or a stop."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+        return bool(done)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -19,19 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from ffgate.errors import Unprocessable
-from service.schemas import GenerationRequest
 
 IDEMPOTENCY_TTL_S = 24 * 3600
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def fingerprint(body: GenerationRequest) -> str:
-    """The same for two bodies that say the same thing (key order and spacing do not matter)."""
-    canonical = json.dumps(
-        body.model_dump(mode="json", exclude_unset=True), sort_keys=True, separators=(",", ":")
-    )
+def fingerprint(body: dict[str, Any]) -> str:
+    """The same for two bodies that say the same thing (key order and spacing do not matter): `body` is
+    the request as parsed, with only the fields the client set."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -41,7 +39,7 @@ class IdempotencyKey:
     fingerprint: str
 
     @classmethod
-    def of(cls, header: str, body: GenerationRequest) -> IdempotencyKey:
+    def of(cls, header: str, body: dict[str, Any]) -> IdempotencyKey:
         return cls(header, fingerprint(body))
 
 

@@ -12,10 +12,8 @@ missing from that copy is looked for in Redis (then Firefly) before a submit is 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +22,7 @@ import redis.asyncio as aioredis
 
 from ffgate.errors import UpstreamError
 from ffgate.redis.keys import Keys
+from ffgate.redis.locks import once_for_all
 from ffgate.upstream.firefly import Firefly
 
 log = logging.getLogger(__name__)
@@ -86,33 +85,31 @@ class ModelCatalog:
     async def _refresh(
         self, published_state: str, stale: dict[str, Any] | None, request_id: str
     ) -> dict[str, Any]:
-        lock_key = self._keys.models_lock(published_state)
-        owner = secrets.token_hex(8)
-        deadline = time.monotonic() + 20.0
-        while not await self._redis.set(lock_key, owner, nx=True, px=30_000):
-            # Someone else is fetching: take theirs when it lands, or the stale copy if it takes too long.
-            await asyncio.sleep(0.05)
+        async def landed() -> dict[str, Any] | None:
+            # Someone else fetched meanwhile: take theirs when it is newer than ours.
             fresh = await self._load(published_state)
-            if fresh is not None and (stale is None or fresh["fetchedAt"] > stale["fetchedAt"]):
-                return fresh
-            if time.monotonic() > deadline:
-                if stale is not None:
-                    return stale
-                break
-        try:
-            items = await self._firefly.list_models(published_state, request_id)
-        except UpstreamError:
-            if stale is None:
-                raise
-            log.warning("could not refresh custom models (%s); serving the cached list", published_state)
-            return stale
-        finally:
-            if await self._redis.get(lock_key) == owner.encode():
-                await self._redis.delete(lock_key)
-        entry = {"fetchedAt": time.time(), "items": items}
-        await self._redis.set(self._keys.models(published_state), json.dumps(entry), ex=7 * 24 * 3600)
-        self._local[published_state] = (time.monotonic(), entry)
-        return entry
+            newer = fresh is not None and (stale is None or fresh["fetchedAt"] > stale["fetchedAt"])
+            return fresh if newer else None
+
+        async def fetch() -> dict[str, Any]:
+            try:
+                items = await self._firefly.list_models(published_state, request_id)
+            except UpstreamError:
+                if stale is None:
+                    raise
+                log.warning("could not refresh custom models (%s); serving the cached list", published_state)
+                return stale
+            entry = {"fetchedAt": time.time(), "items": items}
+            await self._redis.set(self._keys.models(published_state), json.dumps(entry), ex=7 * 24 * 3600)
+            self._local[published_state] = (time.monotonic(), entry)
+            return entry
+
+        lock = self._keys.models_lock(published_state)
+        found = await once_for_all(
+            self._redis, lock, lock_ttl_s=30.0, wait_s=20.0, ready=landed, produce=fetch
+        )
+        # The fetch under way took too long: the stale copy, or a fetch of our own if there is none.
+        return found or stale or await fetch()
 
 
 def filter_models(items: list[dict[str, Any]], training_mode: str | None) -> list[dict[str, Any]]:

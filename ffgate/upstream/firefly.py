@@ -33,17 +33,14 @@ from ffgate.errors import (
     UpstreamUnavailable,
 )
 from ffgate.redis.keys import Keys
+from ffgate.redis.locks import once_for_all
+from ffgate.redis.scripts import Script
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_MS = 15_000
+LOCK_TTL_S = 15.0
 LOCK_WAIT_S = 15.0
 LISTING_WAIT_S = 5.0  # a listing (inside a client's request) waits this long for the reads budget at most
-
-_RELEASE_IF_OWNER = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -70,14 +67,16 @@ def parse_retry_after(value: str | None, *, default: float = 60.0, now: float | 
 
 
 class TokenCustody:
-    def __init__(self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient, keys: Keys
+    ) -> None:
         if not (settings.adobe_client_id and settings.adobe_client_secret):
             raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
         self._settings = settings
         self._client_id: str = settings.adobe_client_id
         self._redis = redis
+        self._delete_if_equal = Script(redis, "delete_if_equal")
         self._http = http
-        keys = Keys(settings.redis_prefix)
         self._key = keys.ims_token(self._client_id)
         self._lock_key = keys.ims_lock(self._client_id)
         self._local: tuple[str, float] | None = None  # (token, monotonic deadline)
@@ -101,24 +100,20 @@ class TokenCustody:
         """Forget `token` after Firefly refused it, unless another process already replaced it."""
         if self._local and self._local[0] == token:
             self._local = None
-        await self._redis.eval(_RELEASE_IF_OWNER, 1, self._key, token)
+        await self._delete_if_equal(keys={"key": self._key}, args={"value": token})
 
     async def _shared_token(self) -> tuple[str, int]:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            if shared := await self._read_shared():
-                log.info("using the shared IMS token, kept for another %ss", shared[1] // 1000)
-                return shared
-            owner = secrets.token_hex(8)
-            if await self._redis.set(self._lock_key, owner, nx=True, px=LOCK_TTL_MS):
-                try:
-                    # The previous holder may have stored a token between our read and our lock.
-                    return await self._read_shared() or await self._fetch_and_store()
-                finally:
-                    await self._redis.eval(_RELEASE_IF_OWNER, 1, self._lock_key, owner)
-            if time.monotonic() > deadline:
-                raise UpstreamUnavailable("timed out waiting for another process to fetch the IMS token")
-            await asyncio.sleep(0.05)
+        found = await once_for_all(
+            self._redis,
+            self._lock_key,
+            lock_ttl_s=LOCK_TTL_S,
+            wait_s=LOCK_WAIT_S,
+            ready=self._read_shared,
+            produce=self._fetch_and_store,
+        )
+        if found is None:
+            raise UpstreamUnavailable("timed out waiting for another process to fetch the IMS token")
+        return found
 
     async def _read_shared(self) -> tuple[str, int] | None:
         """The token in Redis and its remaining life (ms), if there is one."""
@@ -126,7 +121,10 @@ class TokenCustody:
         pipe.get(self._key)
         pipe.pttl(self._key)
         cached, ttl_ms = await pipe.execute()
-        return (cached.decode(), ttl_ms) if cached is not None and ttl_ms > 0 else None
+        if cached is None or ttl_ms <= 0:
+            return None
+        log.info("using the shared IMS token, kept for another %ss", ttl_ms // 1000)
+        return cached.decode(), ttl_ms
 
     async def _fetch_and_store(self) -> tuple[str, int]:
         secret = self._settings.adobe_client_secret
@@ -171,11 +169,13 @@ class Firefly:
     from Firefly pauses the budget the call drew from, for every process.
     """
 
-    def __init__(self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient, keys: Keys
+    ) -> None:
         self._settings = settings
         self._http = http
-        self.tokens = TokenCustody(settings, redis, http)
-        keys, cred = Keys(settings.redis_prefix), self.tokens.client_id
+        self.tokens = TokenCustody(settings, redis, http, keys)
+        cred = self.tokens.client_id
         self.budget = UpstreamBudget(
             redis, keys, cred, settings.upstream_rpm, settings.upstream_rpd, settings.upstream_burst
         )

@@ -7,18 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from ffgate.budget.eta import queue_info
-from ffgate.generations.idempotency import REPLAYED_HEADER
+from ffgate.budget.eta import queue_place
 from ffgate.generations.records import Record
+from ffgate.generations.states import Status
+from ffgate.generations.views import Generation
 from ffgate.logs import current_request_id
 from service import generation_actions as generations
 from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
-from service.schemas import DeliveryList, Generation, GenerationList, GenerationRequest, problem_responses
+from service.schemas import DeliveryList, GenerationList, GenerationRequest, problem_responses
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"], route_class=AuthenticatedFirst)
 
 _PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
-Status = Annotated[str | None, Query(pattern="^(queued|submitted|running|succeeded|failed|canceled)$")]
+StatusFilter = Annotated[Status | None, Query()]
+REPLAYED_HEADER = "Idempotent-Replayed"
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -36,7 +38,7 @@ def _base(runtime: RuntimeDep) -> str:
 
 async def _present(runtime: RuntimeDep, record: Record) -> Generation:
     """The generation as clients see it: with its place and ETA while it waits in the fair queue."""
-    queue = await queue_info(runtime.fairqueue, record)
+    queue = await queue_place(runtime.fairqueue, record)
     return Generation.from_record(record, _base(runtime), queue)
 
 
@@ -89,7 +91,7 @@ async def create_generation(
 async def list_generations(
     runtime: RuntimeDep,
     principal: Generator,
-    status: Status = None,
+    status: StatusFilter = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`nextCursor` of the previous page.")
@@ -119,7 +121,7 @@ async def get_generation(
     principal: Generator,
     genId: str,
     wait: Annotated[int, Query(ge=0, le=60, description="Long-poll for up to this many seconds.")] = 0,
-    since: Status = None,
+    since: StatusFilter = None,
 ) -> Generation:
     """A generation. With `wait=N` it answers as soon as the status differs from `since` (default: the
     status when the request arrived) or is terminal, else after N seconds."""

@@ -9,7 +9,6 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from ffgate.clients.api_keys import key_digest, new_api_key, new_webhook_secret, pepper_from
-from ffgate.clients.rate_limit import RateLimitState
 from ffgate.config import Settings
 
 
@@ -39,13 +38,6 @@ def test_webhook_secrets_use_the_standard_webhooks_format() -> None:
     secret = new_webhook_secret()
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 24
-
-
-def test_rate_limit_headers() -> None:
-    state = RateLimitState(limit=10, used=3, reset_ms=41_200, refused=False)
-    assert state.headers() == {"RateLimit-Limit": "10", "RateLimit-Remaining": "7", "RateLimit-Reset": "42"}
-    spent = RateLimitState(limit=10, used=10, reset_ms=10, refused=True)
-    assert spent.headers()["RateLimit-Remaining"] == "0" and spent.reset_s == 1
 
 
 def test_a_pepper_must_be_long_and_an_empty_one_is_no_pepper() -> None:

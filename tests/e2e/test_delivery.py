@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from emulator.seed import ROUTER_MODEL_ID
 from ffgate.config import Settings
-from ffgate.webhooks.delivery import admin_signing_secret
+from ffgate.webhooks.signing import admin_signing_secret
 from tests.receiver import Receiver
 from tests.stack import ADMIN_KEY, Stack, running_stack, wait_terminal
 

@@ -19,27 +19,27 @@ import pytest
 import uvicorn
 
 from emulator.app import create_app
-from ffgate.config import Settings
+from emulator.settings import EmulatorSettings
 
 GOOD_BODY: dict[str, Any] = {"prompt": "a lighthouse at dawn"}
 
 
 @contextlib.contextmanager
-def running_emulator(**overrides: Any) -> Iterator[tuple[str, Settings]]:
+def running_emulator(**overrides: Any) -> Iterator[tuple[str, EmulatorSettings]]:
     """Serve a fresh emulator; yields its base URL (127.0.0.1) and its settings."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     values: dict[str, Any] = {
-        "emulator_rpm": 0,
-        "emulator_rpd": 0,
-        "emulator_job_latency_s": 0.3,
-        "emulator_image_max_side": 256,
-        "emulator_public_url": f"http://localhost:{port}",
+        "rpm": 0,
+        "rpd": 0,
+        "job_latency_s": 0.3,
+        "image_max_side": 256,
+        "public_url": f"http://localhost:{port}",
     }
     values.update({k: v(port) if callable(v) else v for k, v in overrides.items()})
-    settings = Settings(**values)
+    settings = EmulatorSettings(**values)
     config = uvicorn.Config(
         create_app(settings), loop="uvloop", http="httptools", log_level="warning", access_log=False
     )
@@ -62,14 +62,14 @@ def running_emulator(**overrides: Any) -> Iterator[tuple[str, Settings]]:
 @dataclass
 class Emu:
     url: str
-    settings: Settings
+    settings: EmulatorSettings
     http: httpx.Client
     _token: str | None = None
 
     @property
     def public_url(self) -> str:
-        assert self.settings.emulator_public_url is not None
-        return self.settings.emulator_public_url
+        assert self.settings.public_url is not None
+        return self.settings.public_url
 
     def token(self) -> str:
         response = self.http.post("/ims/token/v3", data=self.token_form())
@@ -79,8 +79,8 @@ class Emu:
     def token_form(self) -> dict[str, str]:
         return {
             "grant_type": "client_credentials",
-            "client_id": self.settings.emulator_client_id,
-            "client_secret": self.settings.emulator_client_secret.get_secret_value(),
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret.get_secret_value(),
             "scope": "openid,AdobeID,firefly_api,ff_apis",
         }
 
@@ -89,7 +89,7 @@ class Emu:
         self._token = self._token or self.token()
         return {
             "authorization": f"Bearer {self._token}",
-            "x-api-key": self.settings.emulator_client_id,
+            "x-api-key": self.settings.client_id,
             **{k.replace("_", "-"): v for k, v in extra.items()},
         }
 
@@ -134,13 +134,13 @@ class Emu:
 
 
 @pytest.fixture(scope="session")
-def emulator_server() -> Iterator[tuple[str, Settings]]:
+def emulator_server() -> Iterator[tuple[str, EmulatorSettings]]:
     with running_emulator() as server:
         yield server
 
 
 @pytest.fixture
-def emu(emulator_server: tuple[str, Settings]) -> Iterator[Emu]:
+def emu(emulator_server: tuple[str, EmulatorSettings]) -> Iterator[Emu]:
     url, settings = emulator_server
     with httpx.Client(base_url=url, timeout=10) as http:
         http.post("/_emulator/reset").raise_for_status()

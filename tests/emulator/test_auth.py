@@ -25,7 +25,7 @@ def _call(emu: Emu, endpoint: str, headers: dict[str, str]) -> tuple[int, dict[s
 @pytest.mark.parametrize("endpoint", ["models", "generate", "status", "cancel"])
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic abc"])
 def test_missing_or_unknown_token_is_401(emu: Emu, endpoint: str, authorization: str | None) -> None:
-    headers = {"x-api-key": emu.settings.emulator_client_id}
+    headers = {"x-api-key": emu.settings.client_id}
     if authorization:
         headers["authorization"] = authorization
 

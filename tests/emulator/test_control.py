@@ -34,6 +34,8 @@ def test_request_log_pages_with_a_cursor(emu: Emu) -> None:
         "requestId",
         "modelVersion",
         "jobId",
+        "customModelId",
+        "ignoredFields",
     }
 
 
@@ -41,7 +43,7 @@ def test_config_patch_answers_the_whole_config_and_rejects_nonsense(emu: Emu) ->
     config = emu.config(rpm=10, failureRate=0.5)
 
     assert config["rpm"] == 10 and config["failureRate"] == 0.5
-    assert config["jobLatencyS"] == emu.settings.emulator_job_latency_s
+    assert config["jobLatencyS"] == emu.settings.job_latency_s
     assert emu.http.patch("/_emulator/config", json={"failureRate": 2}).status_code == 422
     assert emu.http.patch("/_emulator/config", json={"rmp": 2}).status_code == 422
 
@@ -65,6 +67,8 @@ def test_reset_restores_a_fresh_emulator(emu: Emu) -> None:
         "inFlight": 0,
         "peakInFlight": 0,
         "jobs": 0,
+        "modelVersions": {},
+        "ignoredFields": {},
     }
     assert emu.http.get("/_emulator/config").json()["rpm"] == 0
     assert emu.http.get("/_emulator/faults").json() == []

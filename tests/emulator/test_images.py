@@ -7,8 +7,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from PIL import Image
 
+from emulator import seed
 from tests.emulator.conftest import Emu, running_emulator
 
 
@@ -18,8 +20,24 @@ def _image_urls(emu: Emu, body: dict[str, Any]) -> list[str]:
     return [output["image"]["url"] for output in result["outputs"]]
 
 
-def test_images_are_real_jpegs_capped_to_the_max_side(emu: Emu) -> None:
-    (url,) = _image_urls(emu, {"prompt": "wide harbour", "size": {"width": 2688, "height": 1536}})
+def _result(emu: Emu, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    emu.config(jobLatencyS=0)
+    result: dict[str, Any] = emu.status(emu.submit(body, **headers))["result"]
+    return result
+
+
+def _pixel_sizes(emu: Emu, result: dict[str, Any]) -> list[tuple[int, int]]:
+    sizes = []
+    for output in result["outputs"]:
+        response = emu.http.get(output["image"]["url"])
+        assert response.status_code == 200
+        sizes.append(Image.open(io.BytesIO(response.content)).size)
+    return sizes
+
+
+def test_images_are_real_jpegs_capped_to_the_max_side_and_the_result_says_so(emu: Emu) -> None:
+    result = _result(emu, {"prompt": "wide harbour", "size": {"width": 2688, "height": 1536}})
+    (url,) = [output["image"]["url"] for output in result["outputs"]]
 
     response = emu.http.get(url)
 
@@ -28,6 +46,37 @@ def test_images_are_real_jpegs_capped_to_the_max_side(emu: Emu) -> None:
     image = Image.open(io.BytesIO(response.content))
     assert image.format == "JPEG"
     assert image.size == (256, 146)
+    assert result["size"] == {"width": 256, "height": 146}
+    record = emu.http.get(f"/_emulator/jobs/{emu.http.get('/_emulator/jobs').json()[0]['jobId']}").json()
+    assert (record["size"], record["outputSize"]) == (
+        {"width": 2688, "height": 1536},
+        {"width": 256, "height": 146},
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "version"),
+    [((1792, 2304), "image4_custom"), ((1440, 2560), "image4_custom"), ((1344, 756), "image3_custom")],
+)
+def test_every_output_is_exactly_the_size_the_result_reports(
+    emu: Emu, size: tuple[int, int], version: str
+) -> None:
+    body = {"prompt": "a kite", "customModelId": seed.STYLE_MODEL_ID, "numVariations": 2}
+    result = _result(emu, {**body, "size": {"width": size[0], "height": size[1]}}, x_model_version=version)
+
+    reported = (result["size"]["width"], result["size"]["height"])
+    assert max(reported) == 256, "scaled to the tests' cap, aspect kept"
+    assert _pixel_sizes(emu, result) == [reported, reported]
+
+
+def test_without_a_cap_outputs_are_the_size_asked_for() -> None:
+    """Firefly's default size, 2048x2048 (no `size` in the body), drawn and reported as such."""
+    with running_emulator(image_max_side=4096, job_latency_s=0) as (url, settings):
+        emu = Emu(url, settings, httpx.Client(base_url=url, timeout=10))
+        with emu.http:
+            result = emu.status(emu.submit({"prompt": "a lighthouse"}))
+            assert result["result"]["size"] == {"width": 2048, "height": 2048}
+            assert _pixel_sizes(emu, result["result"]) == [(2048, 2048)]
 
 
 def test_same_seed_and_prompt_give_the_same_bytes(emu: Emu) -> None:
@@ -70,7 +119,7 @@ def test_tampered_or_unsigned_urls_are_refused(emu: Emu) -> None:
 
 
 def test_png_format_and_own_base_url_when_no_public_url_is_set() -> None:
-    with running_emulator(emulator_image_format="png", emulator_public_url=None) as (url, settings):
+    with running_emulator(image_format="png", public_url=None) as (url, settings):
         emu = Emu(url, settings, httpx.Client(base_url=url, timeout=10))
         with emu.http:
             job = emu.submit({"prompt": "x", "size": {"width": 896, "height": 1152}})

@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import pytest
 
 from tests.emulator.conftest import Emu
+
+# Adobe's own Postman collection ("Adobe IO - OAuth"): spaces after some of the commas.
+POSTMAN_SCOPE = (
+    "openid,session,AdobeID,read_organizations,additional_info.projectedProductContext, ff_apis, firefly_api"
+)
+
+
+def _claims(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    claims: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
 
 
 def test_issues_unique_jwt_shaped_bearer_tokens(emu: Emu) -> None:
@@ -69,7 +82,7 @@ def test_token_expires_after_the_configured_ttl(emu: Emu) -> None:
     token = emu.http.post("/ims/token/v3", data=emu.token_form()).json()
     headers = {
         "authorization": f"Bearer {token['access_token']}",
-        "x-api-key": emu.settings.emulator_client_id,
+        "x-api-key": emu.settings.client_id,
     }
     assert token["expires_in"] == 1
     assert emu.http.get("/v3/custom-models", headers=headers).status_code == 200
@@ -92,3 +105,43 @@ def test_revocation_invalidates_every_issued_token(emu: Emu) -> None:
     assert response.json() == {"error_code": "401013", "message": "Oauth token is not valid"}
     fresh = {**headers, "authorization": f"Bearer {emu.token()}"}
     assert emu.http.get(job["statusUrl"], headers=fresh).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/ims/token/v2", "/ims/token/v3"])
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_both_token_paths_take_the_parameters_in_the_query_or_the_form(
+    emu: Emu, path: str, where: str
+) -> None:
+    form = {**emu.token_form(), "scope": POSTMAN_SCOPE}
+    response = emu.http.post(path, params=form) if where == "query" else emu.http.post(path, data=form)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert (body["token_type"], body["expires_in"]) == ("bearer", 86399)
+    assert _claims(body["access_token"])["scope"] == POSTMAN_SCOPE.replace(" ", "")
+    headers = {"authorization": f"Bearer {body['access_token']}", "x-api-key": emu.settings.client_id}
+    assert emu.http.get("/v3/custom-models", headers=headers).status_code == 200
+    (logged,) = [i for i in emu.http.get("/_emulator/requests").json()["items"] if i["endpoint"] == "token"]
+    assert (logged["path"], logged["status"]) == (path, 200)
+
+
+def test_v2_exactly_as_adobes_postman_collection_sends_it(emu: Emu) -> None:
+    """No body, no content type: the whole request is in a query string with literal spaces in it."""
+    query = (
+        f"grant_type=client_credentials&client_id={emu.settings.client_id}"
+        f"&client_secret={emu.settings.client_secret.get_secret_value()}&scope={POSTMAN_SCOPE}"
+    ).replace(" ", "%20")
+
+    response = emu.http.post(f"/ims/token/v2?{query}")
+
+    assert response.status_code == 200, response.text
+    assert "ff_apis" in str(_claims(response.json()["access_token"])["scope"]).split(",")
+
+
+@pytest.mark.parametrize("path", ["/ims/token/v2", "/ims/token/v3"])
+def test_a_wrong_secret_is_refused_on_both_paths(emu: Emu, path: str) -> None:
+    response = emu.http.post(path, params={**emu.token_form(), "client_secret": "wrong"})
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"

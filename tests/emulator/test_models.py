@@ -78,8 +78,11 @@ def test_router_model_matches_the_documented_shape(emu: Emu) -> None:
     assert router["conceptId"] == "router"
     assert router["assetId"].startswith("urn:aaid:sc:VA6C2:")
     assert isinstance(router["createdDate"], int) and isinstance(router["modifiedDate"], int)
-    assert router["baseModel"] == {"name": "clio_v2", "version": "2.0.0"}
+    assert router["baseModel"] == seed.BASE_MODELS["image4"]
     assert models[seed.STYLE_MODEL_ID]["conceptId"] == ""
+    # Adobe's one documented baseModel, in a tutorial written for image3_custom.
+    assert models[seed.IMAGE3_MODEL_ID]["baseModel"] == {"name": "clio_v2", "version": "2.0.0"}
+    assert set(models[seed.IMAGE5_MODEL_ID]["baseModel"]) == {"name", "version"}
 
 
 @pytest.mark.parametrize(
@@ -159,3 +162,21 @@ def test_models_added_and_removed_through_the_control_api(emu: Emu) -> None:
     assert emu.http.delete(f"/_emulator/models/{asset_id}").status_code == 204
     assert asset_id not in _ids(_list(emu, start="0", limit="50"))
     assert emu.http.delete(f"/_emulator/models/{asset_id}").status_code == 404
+
+
+def test_a_model_added_with_an_image_model_gets_its_base_model_and_rules(emu: Emu) -> None:
+    asset_id = "urn:aaid:sc:VA6C2:22222222-3333-4444-8555-666666666666"
+    added = emu.http.post(
+        "/_emulator/models",
+        json={"assetId": asset_id, "publishedState": "published", "imageModel": "image5"},
+    ).json()
+
+    assert (added["baseModel"], added["imageModel"]) == (seed.BASE_MODELS["image5"], "image5")
+    listed = {m["assetId"]: m for m in _list(emu, start="0", limit="50")["custom_models"]}[asset_id]
+    assert set(listed) == MODEL_FIELDS, "imageModel and trainingStatus are the emulator's own"
+    control = {m["assetId"]: m for m in emu.http.get("/_emulator/models").json()}
+    assert control[seed.ROUTER_MODEL_ID]["imageModel"] == "image4"
+    assert control[seed.IMAGE3_MODEL_ID]["imageModel"] == "image3"
+    refused = emu.generate({"prompt": "x", "customModelId": asset_id}, x_model_version="image4_custom")
+    assert refused.status_code == 422
+    assert refused.json()["validation_errors"][0]["ctx"] == {"imageModel": "image5"}

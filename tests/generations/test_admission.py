@@ -97,7 +97,7 @@ def test_quota_and_idempotency_are_decided_with_the_write(run: Callable[[Scenari
             name="q", scopes=["generate"], requests_per_minute=99, daily_image_quota=3
         )
         who = credentials(issued.api_key.get_secret_value())
-        key = IdempotencyKey.of("k1", BODY)
+        key = IdempotencyKey.of("k1", BODY.as_given())
         _, first = await submit(admission, who, 1, images=2, idempotency=key)
         assert isinstance(first, Record)
         _, again = await submit(admission, who, 2, images=2, idempotency=key)

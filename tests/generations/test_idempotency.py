@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ffgate.generations.idempotency import IdempotencyKey, different_body, fingerprint
@@ -11,8 +13,9 @@ from service.schemas import GenerationRequest
 MODEL = "urn:aaid:sc:VA6C2:dbbb0065-edbf-466e-9e9b-617bcad30f1d"
 
 
-def body(raw: str) -> GenerationRequest:
-    return GenerationRequest.model_validate_json(raw)
+def body(raw: str) -> dict[str, Any]:
+    """The request as the gateway fingerprints it: parsed, with the fields the client set."""
+    return GenerationRequest.model_validate_json(raw).as_given()
 
 
 def test_key_order_and_spacing_do_not_change_the_fingerprint() -> None:

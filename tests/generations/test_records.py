@@ -1,4 +1,4 @@
-"""The job record and its state machine in Redis (service/jobs.py), on the real test database."""
+"""The generation record and its state machine in Redis (ffgate/generations/records.py), on the test DB."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
+from ffgate.generations.records import Record
+from ffgate.generations.states import State
 from ffgate.redis.keys import Keys
 from tests.admitting import AdmittingStore
 from tests.redis_db import PREFIX
@@ -288,3 +290,27 @@ async def test_a_claimed_member_comes_back_when_its_lease_passes(store: Admittin
     assert await store.claim_due(10, 0.3) == []
     await asyncio.sleep(0.4)
     assert await store.claim_due(10, 0.3) == ["poll:a"]
+
+
+def test_a_record_reads_back_as_it_was_stored() -> None:
+    record = Record(
+        id="gen_1",
+        state=State.SUBMITTED,
+        created_at="2026-12-01T10:00:00.000Z",
+        client_id="cli_a",
+        request_id="req-1",
+        request={"prompt": "a router", "numVariations": 2},
+        metadata={},
+        warnings=["w"],
+        seq=2,
+        upstream_job_id="urn:ff:jobs:1",
+        submitted_at=1764583200.25,
+        outputs=[{"seed": 1, "image": {"url": "https://x/1.jpg"}}],
+        cancel_requested=True,
+        webhook_url="https://hooks.test/a",
+        webhook_events=["generation.succeeded"],
+    )
+    stored = record.to_hash()
+    assert stored["webhookEvents"] == ",generation.succeeded," and "polls" not in stored
+    again = Record.from_hash({k.encode(): v.encode() for k, v in stored.items()})
+    assert again == Record(**{**vars(record), "updated_at": record.created_at})

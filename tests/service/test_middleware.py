@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ffgate.clients.rate_limit import RateLimitState
 from ffgate.logs import current_request_id
 from service.middleware import RequestContext
+from service.response_headers import rate_limit_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -163,3 +165,11 @@ async def test_a_post_without_body_or_content_type_is_accepted(client: httpx.Asy
     assert "content-type" not in response.request.headers
     assert response.status_code == 200
     assert response.json()["bytes"] == 0
+
+
+def test_rate_limit_headers() -> None:
+    state = RateLimitState(limit=10, used=3, reset_ms=41_200, refused=False)
+    expected = {"RateLimit-Limit": "10", "RateLimit-Remaining": "7", "RateLimit-Reset": "42"}
+    assert rate_limit_headers(state) == expected
+    spent = RateLimitState(limit=10, used=10, reset_ms=10, refused=True)
+    assert rate_limit_headers(spent)["RateLimit-Remaining"] == "0" and spent.reset_s == 1

@@ -30,6 +30,7 @@ from tests.redis_db import PREFIX, QUEUE_REDIS_URL, connect, make_settings
 
 SECRET = "s3cr3t-Do-Not-Show-9f1c"
 SETTINGS = make_settings(adobe_client_id="adobe-client-1", adobe_client_secret=SECRET)
+KEYS = Keys(PREFIX)
 STATUS_URL = "https://firefly.test/v3/status/fj-1"
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
@@ -110,13 +111,13 @@ async def test_the_token_is_fetched_once_and_shared_through_redis(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ims = FakeIms()
-    custody = TokenCustody(SETTINGS, redis, http_factory(ims))
+    custody = TokenCustody(SETTINGS, redis, http_factory(ims), KEYS)
     assert await custody.get() == "tok-1"
     assert await custody.get() == "tok-1"
     assert ims.calls == 1
 
     async with connect() as other_redis:  # another process, with its own memory
-        other = TokenCustody(SETTINGS, other_redis, http_factory(ims))
+        other = TokenCustody(SETTINGS, other_redis, http_factory(ims), KEYS)
         assert await other.get() == "tok-1"
     assert ims.calls == 1
     assert "tok-1" not in caplog.text
@@ -129,8 +130,8 @@ async def test_concurrent_callers_in_two_processes_cause_one_ims_call(
 ) -> None:
     ims = FakeIms(delay_s=0.2)
     async with connect() as other_redis:
-        one = TokenCustody(SETTINGS, redis, http_factory(ims))
-        two = TokenCustody(SETTINGS, other_redis, http_factory(ims))
+        one = TokenCustody(SETTINGS, redis, http_factory(ims), KEYS)
+        two = TokenCustody(SETTINGS, other_redis, http_factory(ims), KEYS)
         tokens = await asyncio.gather(*(custody.get() for custody in [one, two] * 10))
     assert tokens == ["tok-1"] * 20
     assert ims.calls == 1
@@ -140,9 +141,9 @@ async def test_concurrent_callers_in_two_processes_cause_one_ims_call(
 async def test_the_shared_token_expires_refresh_margin_before_the_token(
     redis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
 ) -> None:
-    custody = TokenCustody(SETTINGS, redis, http_factory(FakeIms(expires_in=3600)))
+    custody = TokenCustody(SETTINGS, redis, http_factory(FakeIms(expires_in=3600)), KEYS)
     await custody.get()
-    key = Keys(PREFIX).ims_token("adobe-client-1")
+    key = KEYS.ims_token("adobe-client-1")
     assert await redis.get(key) == b"tok-1"
     assert 3600 - 300 - 1 <= await redis.ttl(key) <= 3600 - 300
 
@@ -152,7 +153,7 @@ async def test_invalidate_drops_the_token_it_names(
     redis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
 ) -> None:
     ims = FakeIms()
-    custody = TokenCustody(SETTINGS, redis, http_factory(ims))
+    custody = TokenCustody(SETTINGS, redis, http_factory(ims), KEYS)
     assert await custody.get() == "tok-1"
 
     await custody.invalidate("tok-0")  # some older token: the cached one stays
@@ -170,8 +171,8 @@ async def test_invalidate_keeps_a_token_another_process_already_replaced(
 ) -> None:
     ims = FakeIms()
     async with connect() as other_redis:
-        slow = TokenCustody(SETTINGS, redis, http_factory(ims))
-        quick = TokenCustody(SETTINGS, other_redis, http_factory(ims))
+        slow = TokenCustody(SETTINGS, redis, http_factory(ims), KEYS)
+        quick = TokenCustody(SETTINGS, other_redis, http_factory(ims), KEYS)
         assert await slow.get() == "tok-1"
         assert await quick.get() == "tok-1"
 
@@ -191,7 +192,7 @@ async def test_ims_refusing_the_credentials_never_shows_the_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    custody = TokenCustody(SETTINGS, redis, http_factory(FakeIms(refuse=True)))
+    custody = TokenCustody(SETTINGS, redis, http_factory(FakeIms(refuse=True)), KEYS)
 
     with pytest.raises(UpstreamAuthError) as caught:
         await custody.get()
@@ -211,7 +212,7 @@ async def test_custody_without_credentials_is_refused(
 ) -> None:
     settings = make_settings(adobe_client_id=None, adobe_client_secret=None)
     with pytest.raises(UpstreamAuthError, match="FFGATE_ADOBE_CLIENT_SECRET"):
-        TokenCustody(settings, redis, http_factory(FakeIms()))
+        TokenCustody(settings, redis, http_factory(FakeIms()), KEYS)
 
 
 # --- Firefly calls and error translation --------------------------------------------------------------------
@@ -237,7 +238,7 @@ def firefly_for(
     redis: aioredis.Redis, http_factory: Callable[[Handler], httpx.AsyncClient]
 ) -> Callable[[FakeFirefly], Firefly]:
     def make(upstream: FakeFirefly, settings: Settings = SETTINGS) -> Firefly:
-        return Firefly(settings, redis, http_factory(upstream))
+        return Firefly(settings, redis, http_factory(upstream), KEYS)
 
     return make
 
@@ -318,7 +319,7 @@ async def test_a_401_refreshes_the_token_once_and_retries(
     assert await firefly_for(upstream).status(STATUS_URL, "req-1") == {"status": "running", "jobId": "fj-1"}
     assert [r.headers["authorization"] for r in upstream.requests] == ["Bearer tok-1", "Bearer tok-2"]
     assert upstream.ims.calls == 2
-    assert await redis.get(Keys(PREFIX).ims_token("adobe-client-1")) == b"tok-2"  # shared with the others
+    assert await redis.get(KEYS.ims_token("adobe-client-1")) == b"tok-2"  # shared with the others
 
 
 @pytest.mark.anyio
@@ -367,7 +368,7 @@ def firefly_on_db7(
         adobe_client_secret=SECRET,
         **s,
     )
-    return Firefly(settings, qredis, http_factory(upstream))
+    return Firefly(settings, qredis, http_factory(upstream), KEYS)
 
 
 @pytest.mark.anyio

@@ -1,4 +1,4 @@
-"""When the worker asks Firefly about a job next (worker/planner.py)."""
+"""When the worker asks Firefly about a job next (worker/poll_plan.py)."""
 
 from __future__ import annotations
 

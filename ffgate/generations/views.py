@@ -1,0 +1,97 @@
+"""The public JSON of a generation: the same in API answers, SSE events and webhook payloads, so the
+gateway and the worker render it from one definition (pydantic only, no HTTP framework)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ffgate.budget.eta import QueuePlace
+from ffgate.generations.records import Record
+from ffgate.generations.states import Status
+
+
+class QueueInfo(BaseModel):
+    """Where a queued generation stands, computed when it is read."""
+
+    position: int = Field(
+        description="Generations that will be sent to Firefly before this one in the fair order (0: next)."
+    )
+    etaSeconds: int = Field(
+        description="Seconds until it is expected to be sent, from the Adobe org's budget and the jobs ahead."
+    )
+
+
+class Upstream(BaseModel):
+    jobId: str
+
+
+class OutputImage(BaseModel):
+    url: str
+    width: int | None = None
+    height: int | None = None
+    contentType: str | None = None
+
+
+class Output(BaseModel):
+    seed: int | None = None
+    image: OutputImage
+
+
+class GenerationError(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+
+
+class Links(BaseModel):
+    self: str
+    cancel: str
+    events: str
+
+
+class Generation(BaseModel):
+    id: str
+    status: Status
+    createdAt: str
+    updatedAt: str
+    completedAt: str | None
+    request: dict[str, Any]
+    metadata: dict[str, Any] | None
+    queue: QueueInfo | None
+    upstream: Upstream | None
+    outputs: list[Output]
+    error: GenerationError | None
+    warnings: list[str]
+    links: Links
+
+    @classmethod
+    def from_record(cls, record: Record, base_url: str = "", queue: QueuePlace | None = None) -> Generation:
+        self_url = f"{base_url}/v1/generations/{record.id}"
+        return cls(
+            id=record.id,
+            status=record.status,
+            createdAt=record.created_at,
+            updatedAt=record.updated_at,
+            completedAt=record.completed_at,
+            request=record.request,
+            metadata=record.metadata,
+            queue=QueueInfo(position=queue.position, etaSeconds=round(queue.eta_s)) if queue else None,
+            upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
+            outputs=[Output.model_validate(o) for o in record.outputs],
+            error=GenerationError.model_validate(record.error) if record.error else None,
+            warnings=record.warnings,
+            links=Links(self=self_url, cancel=f"{self_url}/cancel", events=f"{self_url}/events"),
+        )
+
+
+class DeliveryAttempt(BaseModel):
+    webhookId: str
+    event: str
+    attempt: int
+    statusCode: int | None
+    durationMs: int
+    error: str | None
+    at: str
+    nextAttemptAt: str | None

@@ -1,0 +1,44 @@
+-- Pick the next job to send under the fair order, if the org budget and the breaker allow a request now:
+-- spend the budget on it and claim it queued -> sending under a `submit:<id>` lease (ffgate.budget.fair_queue).
+-- uses: states window budget breaker
+-- KEYS: window day pause pace breaker queues passes vtime schedule
+-- ARGV: now rpm rpd burst to_midnight member lease_end queue_prefix record_prefix weights probe_ms stride
+-- `weights`: JSON {client: weight}. Answers {0, ms to wait} | {1} (nothing waits) | {2, id, probe 0|1}.
+if redis.call('ZCARD', K.queues) == 0 then return {1} end
+local now, rpm, rpd, burst = tonumber(A.now), tonumber(A.rpm), tonumber(A.rpd), tonumber(A.burst)
+local wait = budget_wait(K.window, K.day, K.pause, K.pace, now, rpm, rpd, burst, tonumber(A.to_midnight))
+local gate = breaker_wait(K.breaker, now)
+if gate > wait then wait = gate end
+if wait > 0 then return {0, math.max(1, math.ceil(wait))} end
+local weights = cjson.decode(A.weights)
+while true do
+  local top = redis.call('ZRANGE', K.queues, 0, 0, 'WITHSCORES')
+  if #top == 0 then return {1} end
+  local client, pass = top[1], tonumber(top[2])
+  local qkey = A.queue_prefix .. client
+  local id = redis.call('ZPOPMIN', qkey)[1]
+  -- a canceled job may linger in a queue for a moment: skip it without spending anything
+  local live = id and redis.call('HGET', A.record_prefix .. id, 'state') == QUEUED
+  local next_pass = pass
+  if live then next_pass = pass + math.floor(tonumber(A.stride) / (tonumber(weights[client]) or 1)) end
+  if redis.call('ZCARD', qkey) == 0 then
+    redis.call('ZREM', K.queues, client)
+    redis.call('HSET', K.passes, client, string.format('%.0f', next_pass))
+  else
+    redis.call('ZADD', K.queues, string.format('%.0f', next_pass), client)
+  end
+  if live then
+    redis.call('SET', K.vtime, string.format('%.0f', pass))
+    budget_take(K.window, K.day, K.pace, now, rpm, rpd, burst, A.member)
+    local probe = 0
+    if gate < 0 then
+      redis.call('HSET', K.breaker, 'probeUntil', now + tonumber(A.probe_ms))
+      probe = 1
+    end
+    local record = A.record_prefix .. id
+    redis.call('HSET', record, 'state', SENDING)
+    redis.call('HINCRBY', record, 'submitAttempts', 1)
+    redis.call('ZADD', K.schedule, A.lease_end, 'submit:' .. id)
+    return {2, id, probe}
+  end
+end
