@@ -40,6 +40,8 @@ class RedisHA:
     replica_port: int = 0
     sentinel_ports: list[int] = field(default_factory=list)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    clients: list[redis.Redis] = field(default_factory=list)  # closed by stop()
+    _direct: dict[int, redis.Redis] = field(default_factory=dict)
 
     @property
     def sentinels_env(self) -> str:
@@ -102,11 +104,20 @@ class RedisHA:
                 return False
         return True
 
+    def _keep(self, client: redis.Redis) -> redis.Redis:
+        self.clients.append(client)
+        return client
+
     def node(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, password=PASSWORD, socket_timeout=2)
+        """A client of one server (one per port, kept until stop())."""
+        if port not in self._direct:
+            self._direct[port] = self._keep(redis.Redis(port=port, password=PASSWORD, socket_timeout=2))
+        return self._direct[port]
 
     def sentinel(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_timeout=2)
+        if port not in self._direct:
+            self._direct[port] = self._keep(redis.Redis(port=port, socket_timeout=2))
+        return self._direct[port]
 
     def primary_client(self, db: int) -> redis.Redis:
         """A client of database `db` of whichever server the sentinels call primary (it follows failovers)."""
@@ -114,7 +125,8 @@ class RedisHA:
             [("127.0.0.1", port) for port in self.sentinel_ports], socket_timeout=2
         )
         client: redis.Redis = manager.master_for(MASTER_NAME, password=PASSWORD, db=db, socket_timeout=5)  # type: ignore[no-untyped-call]
-        return client
+        self.clients += manager.sentinels
+        return self._keep(client)
 
     def primary_address(self) -> tuple[str, int]:
         """The primary as the sentinels name it (the first one that answers)."""
@@ -143,6 +155,8 @@ class RedisHA:
         raise TimeoutError(f"waited {timeout_s:.0f}s for {what}:\n{logs}")
 
     def stop(self) -> None:
+        for client in self.clients:
+            client.close()
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
