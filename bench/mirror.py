@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,7 @@ def start_bare(path: Path, env: dict[str, str]) -> tuple[Child, str]:
     )
 
 
-def main() -> None:
+def main(workdir: Path) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -89,7 +90,6 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="ffgate-bench-mirror-"))
     env = (
         PRODUCTION_POLLING
         | EMULATOR
@@ -174,4 +174,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    workdir = Path(tempfile.mkdtemp(prefix="ffgate-bench-mirror-"))
+    try:
+        main(workdir)
+    finally:  # 2,000 x 2 outputs are ~8 GB: never leave them behind
+        shutil.rmtree(workdir, ignore_errors=True)
