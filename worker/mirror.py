@@ -116,7 +116,11 @@ async def copy_outputs(ctx: WorkerContext, http: httpx.AsyncClient, gen_id: str)
         next_due = time.time() + min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (attempts - 1))
         soonest = min(_expiry(image) for image in left)
         next_due = min(next_due, max(soonest, time.time()))  # one last look when the URL expires
-    await ctx.stored.record(gen_id, outputs, attempts, next_due)
+    orphans = await ctx.stored.record(gen_id, outputs, attempts, next_due)
+    if orphans is not None:  # deleted while it was being copied: what it alone stored goes too
+        for sha in orphans:
+            await ctx.store.delete(sha)
+        return
     if not left:
         stored = sum(1 for o in outputs if o["image"].get("stored"))
         log.info("outputs of %s copied: %d of %d stored", gen_id, stored, len(outputs))

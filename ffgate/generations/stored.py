@@ -44,9 +44,10 @@ class StoredOutputs:
 
     async def record(
         self, gen_id: str, outputs: list[dict[str, Any]], attempts: int, next_due: float | None
-    ) -> bool:
-        """Write the outputs after a copy round; False when the record is gone (nothing written)."""
-        done = await self._record(
+    ) -> list[str] | None:
+        """Write the outputs after a copy round. None when written; when the record is gone (deleted
+        meanwhile) nothing is, and the answer is the objects the copy stored that nobody refers to."""
+        reply = await self._record(
             keys={"record": self._keys.generation(gen_id), "schedule": self._keys.schedule},
             args={
                 "gen_id": gen_id,
@@ -58,7 +59,9 @@ class StoredOutputs:
                 "now": time.time(),
             },
         )
-        return bool(done)
+        if int(reply[0]) == 1:
+            return None
+        return sorted({sha.decode() for sha in reply[1:]})
 
     async def attempts(self, gen_id: str) -> int:
         raw = await self._redis.hget(self._keys.generation(gen_id), "copyAttempts")

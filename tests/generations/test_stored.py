@@ -57,7 +57,7 @@ async def succeed(redis: aioredis.Redis, gen_id: str, sha: str, stored: StoredOu
     done = [
         {"seed": 5, "image": {"upstreamUrl": "https://x/a.jpg", "stored": True, "sha256": sha, "size": 3}}
     ]
-    assert await stored.record(gen_id, done, 1, None)
+    assert await stored.record(gen_id, done, 1, None) is None
 
 
 async def test_a_stored_generation_answers_the_same_seeded_request(redis: aioredis.Redis) -> None:
@@ -93,6 +93,14 @@ async def test_an_object_goes_with_the_last_generation_referring_to_it(redis: ai
     await admit(redis, "g3")
     with pytest.raises(Conflict, match="queued"):
         await stored.delete("g3")
+
+
+async def test_a_copy_of_a_generation_deleted_meanwhile_gives_its_objects_back(redis: aioredis.Redis) -> None:
+    stored = StoredOutputs(redis, KEYS, TTL)
+    await stored.hold("c" * 64, "gone")  # the copy took its reference, then the generation was deleted
+    done = [{"seed": 1, "image": {"stored": True, "sha256": "c" * 64}}]
+    assert await stored.record("gone", done, 1, None) == ["c" * 64]
+    assert await stored.unreferenced("c" * 64)
 
 
 async def test_the_sweep_removes_only_old_unreferenced_objects(redis: aioredis.Redis, tmp_path: Path) -> None:
