@@ -17,11 +17,12 @@ from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.logs import configure_logging
 from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
-from service.routes import clients, generations, health, models
+from service.routes import clients, generations, health, model_records, models
 from service.schemas import Problem
 from service.server import run_http
 
@@ -45,6 +46,7 @@ def open_runtime(settings: Settings) -> Runtime:
         api_keys=api_keys,
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
+        model_records=ModelRecords(conns.redis, conns.keys),
     )
 
 
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)
+    app.include_router(model_records.router)
     _document_problems(app)
     return app
 

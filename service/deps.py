@@ -18,6 +18,7 @@ from ffgate.generations.admission import SCOPE as SUBMIT_SCOPE
 from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
 from service.response_headers import add_rate_limit_headers
 
@@ -31,6 +32,7 @@ class Runtime(Connections):
     api_keys: ApiKeys
     clients: ClientStore
     admission: Admission
+    model_records: ModelRecords
 
 
 async def _runtime(request: Request) -> Runtime:
