@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ffgate.clients.access_tokens import AccessTokens
 from ffgate.clients.api_keys import ApiKeys, pepper_from
 from ffgate.clients.store import ClientStore
 from ffgate.config import Settings
@@ -22,7 +23,16 @@ from ffgate.wiring import Connections
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
-from service.routes import clients, generations, health, model_records, models
+from service.routes import (
+    clients,
+    firefly_compat,
+    generations,
+    health,
+    ims_compat,
+    model_records,
+    models,
+    openai_compat,
+)
 from service.schemas import Problem
 from service.server import run_http
 
@@ -47,6 +57,7 @@ def open_runtime(settings: Settings) -> Runtime:
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
         model_records=ModelRecords(conns.redis, conns.keys),
+        access_tokens=AccessTokens(conns.redis, conns.keys, api_keys, settings.access_token_ttl_s),
     )
 
 
@@ -79,6 +90,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(models.router)
     app.include_router(clients.router)
     app.include_router(model_records.router)
+    app.include_router(firefly_compat.router)
+    app.include_router(ims_compat.router)
+    app.include_router(openai_compat.router)
     _document_problems(app)
     return app
 

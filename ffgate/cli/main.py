@@ -136,6 +136,46 @@ def clients_rotate(client_id: ClientId, as_json: AsJson = False) -> None:
     entry_point("ffgate.cli.clients:rotate")(load_settings(), client_id, as_json)
 
 
+models = typer.Typer(
+    help=(
+        "The operator's record of each custom model: the model version its generations use, or why the API "
+        "cannot serve it (the same as `/v1/admin/custom-models`)."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(models, name="models")
+AssetId = Annotated[str, typer.Argument(help="The custom model's assetId (urn:aaid:sc:...).")]
+
+
+@models.command("list")
+def models_list(as_json: AsJson = False) -> None:
+    """Every model with a record."""
+    entry_point("ffgate.cli.models:list_all")(load_settings(), as_json)
+
+
+@models.command("set")
+def models_set(
+    asset_id: AssetId,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="image4_custom or image3_custom (default: FFGATE_MODEL_VERSION)."),
+    ] = None,
+    unavailable: Annotated[
+        str | None,
+        typer.Option(help="image5 or retired: refuse its generations, saying why."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set a model's record (the whole record: options not given are cleared)."""
+    entry_point("ffgate.cli.models:set_record")(load_settings(), asset_id, version, unavailable, as_json)
+
+
+@models.command("clear")
+def models_clear(asset_id: AssetId) -> None:
+    """Forget a model's record: it uses FFGATE_MODEL_VERSION and is served again."""
+    entry_point("ffgate.cli.models:clear")(load_settings(), asset_id)
+
+
 @app.command()
 def dev(
     host: Annotated[str, typer.Option(help="Address the gateway listens on.")] = "127.0.0.1",

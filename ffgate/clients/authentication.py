@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from ffgate.clients.access_tokens import AccessTokens, is_access_token
 from ffgate.clients.api_keys import ApiKeys, Caller
 from ffgate.clients.rate_limit import RateLimitState
 from ffgate.clients.store import SCOPES
@@ -80,3 +81,13 @@ async def authenticate(api_keys: ApiKeys, credentials: Credentials, scope: str) 
     if credentials.admin is not None:
         return credentials.admin
     return admit(await api_keys.authenticate(credentials.key.get_secret_value()), scope)
+
+
+async def authenticate_bearer(
+    api_keys: ApiKeys, tokens: AccessTokens, admin_key: SecretStr | None, bearer: str | None, scope: str
+) -> Principal:
+    """Who sent `bearer`, an API key or a token from the Firefly-compatible `/ims/token`
+    (ffgate.clients.access_tokens), if they may use `scope` now (the request is counted)."""
+    if bearer and is_access_token(bearer):
+        return admit(await tokens.authenticate(bearer), scope)
+    return await authenticate(api_keys, Credentials.of(admin_key, bearer), scope)
