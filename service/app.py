@@ -20,6 +20,7 @@ from ffgate.logs import configure_logging
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
+from service.compat_errors import surface_of
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
@@ -106,10 +107,20 @@ def _document_problems(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            for operations in schema.get("paths", {}).values():
+            for path, operations in schema.get("paths", {}).items():
+                surface = surface_of(path)
+                compatible = surface != "problem"  # Firefly's or OpenAI's own error bodies
                 for operation in operations.values():
+                    if surface == "openai":  # OpenAI answers an invalid request 400, never 422
+                        operation.get("responses", {}).pop("422", None)
                     for code, response in operation.get("responses", {}).items():
-                        if code.isdigit() and int(code) >= 400:
+                        if not (code.isdigit() and int(code) >= 400):
+                            continue
+                        if compatible:
+                            response["content"] = {"application/json": {"schema": {"type": "object"}}}
+                            phrase = HTTPStatus(int(code)).phrase
+                            response["description"] = f"{phrase}: {response.get('description', '')}"
+                        else:
                             response["content"] = problem
                             response["description"] = HTTPStatus(int(code)).phrase
             components = schema.setdefault("components", {}).setdefault("schemas", {})

@@ -21,6 +21,26 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+_FORM = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "string"}
+                        for name in ("grant_type", "client_id", "client_secret", "scope")
+                    },
+                }
+            }
+        },
+    },
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("grant_type", "client_id", "client_secret", "scope")
+    ],
+}
 _OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": 'OAuth 2.0 error: `{"error": "invalid_request", "error_description"}`'},
     401: {"description": 'OAuth 2.0 error: `{"error": "invalid_client", "error_description"}`'},
@@ -42,7 +62,7 @@ async def _token(request: Request, runtime: RuntimeDep) -> TokenResponse:
     return TokenResponse(access_token=issued.token.get_secret_value(), expires_in=issued.expires_in)
 
 
-@router.post("/ims/token/v3", operation_id="imsTokenV3", responses=_OAUTH_ERRORS)
+@router.post("/ims/token/v3", operation_id="imsTokenV3", responses=_OAUTH_ERRORS, openapi_extra=_FORM)
 async def ims_token_v3(request: Request, runtime: RuntimeDep) -> TokenResponse:
     """A bearer token for the Firefly-compatible `/v3` routes (client_credentials; `client_id` = an ffgate
     client id, `client_secret` = its API key; in the query string or a form body; `scope` is ignored). It
@@ -51,7 +71,7 @@ async def ims_token_v3(request: Request, runtime: RuntimeDep) -> TokenResponse:
     return await _token(request, runtime)
 
 
-@router.post("/ims/token/v2", operation_id="imsTokenV2", responses=_OAUTH_ERRORS)
+@router.post("/ims/token/v2", operation_id="imsTokenV2", responses=_OAUTH_ERRORS, openapi_extra=_FORM)
 async def ims_token_v2(request: Request, runtime: RuntimeDep) -> TokenResponse:
     """The same as `/ims/token/v3` (Adobe's own Postman collection calls v2)."""
     return await _token(request, runtime)
