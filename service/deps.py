@@ -11,9 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ffgate.clients.access_tokens import AccessTokens
+from ffgate.clients.access_tokens import AccessTokens, authenticate_bearer
 from ffgate.clients.api_keys import ApiKeys
-from ffgate.clients.authentication import Credentials, Principal, authenticate, authenticate_bearer
+from ffgate.clients.authentication import Credentials, Principal, authenticate
 from ffgate.clients.store import ClientStore
 from ffgate.generations.admission import SCOPE as SUBMIT_SCOPE
 from ffgate.generations.admission import Admission

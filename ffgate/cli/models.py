@@ -3,21 +3,17 @@ serve it), straight on Redis through ffgate.upstream.model_records, as `/v1/admi
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
-import redis.asyncio as aioredis
 import typer
-from redis.exceptions import RedisError
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ffgate.cli.on_redis import run_on_redis
 from ffgate.config import Settings
-from ffgate.errors import FfgateError
-from ffgate.redis.keys import Keys
 from ffgate.upstream.model_records import ModelRecord, ModelRecords, Unavailable
 
 T = TypeVar("T")
@@ -25,24 +21,7 @@ console = Console()
 
 
 def _run(settings: Settings, action: Callable[[ModelRecords], Awaitable[T]]) -> T:
-    async def main() -> T:
-        redis = aioredis.Redis.from_url(str(settings.redis_url), socket_connect_timeout=5)
-        try:
-            return await action(ModelRecords(redis, Keys(settings.redis_prefix)))
-        finally:
-            await redis.aclose()
-
-    try:
-        return asyncio.run(main())
-    except FfgateError as exc:
-        _fail(exc.detail)
-    except RedisError as exc:
-        _fail(f"Redis at FFGATE_REDIS_URL does not answer ({type(exc).__name__}).")  # not the URL: a password
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"ffgate models: {message}", err=True)
-    raise typer.Exit(1)
+    return run_on_redis(settings, "models", lambda redis, keys: action(ModelRecords(redis, keys)))
 
 
 def _print(records: list[ModelRecord], as_json: bool, default_version: str) -> None:

@@ -18,7 +18,8 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from ffgate.clients.api_keys import ApiKeys, Caller
-from ffgate.errors import RateLimited, Unauthorized
+from ffgate.clients.authentication import Credentials, Principal, admit, authenticate
+from ffgate.errors import Unauthorized
 from ffgate.redis.keys import Keys
 from ffgate.redis.scripts import Script
 
@@ -54,11 +55,7 @@ class AccessTokens:
         digest = self._api_keys.digest(client_secret)
         if caller is None or digest is None or not hmac.compare_digest(caller.client_id, client_id):
             raise Unauthorized(BAD_CLIENT)
-        if caller.rate.refused:
-            raise RateLimited(
-                f"Rate limit of {caller.rate.limit} requests per minute reached.",
-                retry_after_s=caller.rate.reset_ms / 1000,
-            ).for_caller(caller.rate)
+        admit(caller, None)  # within its rate limit; a token needs no particular scope
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         await self._redis.set(self._keys.access_token(_digest(token)), digest, ex=self._ttl_s)
         return AccessToken(SecretStr(token), self._ttl_s)
@@ -75,3 +72,13 @@ class AccessTokens:
             },
         )
         return Caller.from_reply(reply) if reply else None
+
+
+async def authenticate_bearer(
+    api_keys: ApiKeys, tokens: AccessTokens, admin_key: SecretStr | None, bearer: str | None, scope: str
+) -> Principal:
+    """Who sent `bearer`, an API key or a token from `/ims/token`, if they may use `scope` now (the request
+    is counted)."""
+    if bearer and is_access_token(bearer):
+        return admit(await tokens.authenticate(bearer), scope)
+    return await authenticate(api_keys, Credentials.of(admin_key, bearer), scope)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from ffgate.clients.access_tokens import AccessTokens, is_access_token
 from ffgate.clients.api_keys import ApiKeys, Caller
 from ffgate.clients.rate_limit import RateLimitState
 from ffgate.clients.store import SCOPES
@@ -62,8 +61,9 @@ class Credentials:
         return cls(SecretStr(key), BOOTSTRAP_ADMIN if is_admin else None)
 
 
-def admit(caller: Caller | None, scope: str) -> Principal:
-    """The principal a client key's lookup found, once its rate limit and scope allow this request."""
+def admit(caller: Caller | None, scope: str | None) -> Principal:
+    """The principal a client key's lookup found, once its rate limit and scope (if any) allow this
+    request."""
     if caller is None:
         raise Unauthorized(UNKNOWN_KEY)
     if caller.rate.refused:
@@ -72,7 +72,8 @@ def admit(caller: Caller | None, scope: str) -> Principal:
             retry_after_s=caller.rate.reset_ms / 1000,
         ).for_caller(caller.rate)
     principal = Principal(caller.client_id, caller.scopes, caller.daily_image_quota, caller.rate)
-    principal.require(scope)
+    if scope is not None:
+        principal.require(scope)
     return principal
 
 
@@ -81,13 +82,3 @@ async def authenticate(api_keys: ApiKeys, credentials: Credentials, scope: str) 
     if credentials.admin is not None:
         return credentials.admin
     return admit(await api_keys.authenticate(credentials.key.get_secret_value()), scope)
-
-
-async def authenticate_bearer(
-    api_keys: ApiKeys, tokens: AccessTokens, admin_key: SecretStr | None, bearer: str | None, scope: str
-) -> Principal:
-    """Who sent `bearer`, an API key or a token from the Firefly-compatible `/ims/token`
-    (ffgate.clients.access_tokens), if they may use `scope` now (the request is counted)."""
-    if bearer and is_access_token(bearer):
-        return admit(await tokens.authenticate(bearer), scope)
-    return await authenticate(api_keys, Credentials.of(admin_key, bearer), scope)
