@@ -134,5 +134,5 @@ def _document_problems(app: FastAPI) -> None:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    configure_logging(settings.log_level, "gateway")
+    configure_logging(settings.log_level, "gateway", settings.log_format)
     run_http(create_app(settings), host, port, log_config=None, timeout_graceful_shutdown=5)

@@ -78,8 +78,16 @@ def _claim_database() -> tuple[int, redis.Redis]:
 
 
 class Stack:
-    def __init__(self, workdir: Path, **env: str) -> None:
-        self.db, self.redis = _claim_database()
+    def __init__(self, workdir: Path, redis_client: redis.Redis | None = None, **env: str) -> None:
+        """`redis_client`: the Redis that `env` points the processes at (e.g. through Sentinel), which the
+        stack then empties when it closes; by default a database of the test Redis, claimed for the stack."""
+        if redis_client is None:
+            self.db, self.redis = _claim_database()
+        else:
+            self.db, self.redis = (
+                int(redis_client.connection_pool.connection_kwargs.get("db", 0)),
+                redis_client,
+            )
         self.workdir = workdir
         self.env = base_env(self.db) | env
         self.children: dict[str, Child] = {}
@@ -203,8 +211,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(workdir: Path, *, workers: int = 1, gateways: int = 1, **env: str) -> Iterator[Stack]:
-    stack = Stack(workdir, **env)
+def running_stack(
+    workdir: Path, *, workers: int = 1, gateways: int = 1, redis_client: redis.Redis | None = None, **env: str
+) -> Iterator[Stack]:
+    stack = Stack(workdir, redis_client, **env)
     try:
         stack.start_emulator()
         for i in range(gateways):

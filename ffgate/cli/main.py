@@ -59,7 +59,10 @@ def load_emulator_settings() -> EmulatorSettings:
 
 def _invalid_configuration(exc: ValidationError, prefix: str) -> typer.Exit:
     # Listed by hand: pydantic's own message repeats the input, which may be a secret.
-    lines = [f"  {prefix}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
+    lines = [
+        f"  {prefix}{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else f"  {e['msg']}"
+        for e in exc.errors()
+    ]
     typer.echo("ffgate: invalid configuration\n" + "\n".join(lines), err=True)
     return typer.Exit(2)
 

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from ffgate.config import Settings
 from ffgate.errors import FfgateError
 from ffgate.redis.keys import Keys
+from ffgate.wiring import open_redis
 
 T = TypeVar("T")
 
@@ -27,7 +28,7 @@ def run_on_redis(
     settings: Settings, command: str, action: Callable[[aioredis.Redis, Keys], Awaitable[T]]
 ) -> T:
     async def main() -> T:
-        redis = aioredis.Redis.from_url(str(settings.redis_url), socket_connect_timeout=5)
+        redis = open_redis(settings)
         try:
             return await action(redis, Keys(settings.redis_prefix))
         finally:
@@ -39,4 +40,5 @@ def run_on_redis(
         fail(command, exc.detail)
     except RedisError as exc:
         # Not the URL: it may hold a password.
-        fail(command, f"Redis at FFGATE_REDIS_URL does not answer ({type(exc).__name__}).")
+        where = "the primary FFGATE_REDIS_SENTINELS name" if settings.redis_sentinel else "FFGATE_REDIS_URL"
+        fail(command, f"Redis at {where} does not answer ({type(exc).__name__}).")
