@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
-from ffgate.errors import ServiceUnavailable
+from ffgate.errors import NotFound, ServiceUnavailable
 from ffgate.generations.views import Generation
 from ffgate.logs import current_request_id
 from service import generation_actions as generations
@@ -57,6 +57,19 @@ async def create_image(
 @router.get("/v1/models", operation_id="openaiListModels", responses=_ERRORS)
 async def list_models(runtime: RuntimeDep, principal: ModelsReader) -> openai.ModelsResponse:
     """The custom models a generation can use: published, and not marked unavailable by an operator."""
+    return await _usable(runtime)
+
+
+@router.get("/v1/models/{model}", operation_id="openaiGetModel", responses=_ERRORS)
+async def get_model(runtime: RuntimeDep, principal: ModelsReader, model: str) -> openai.OpenAIModel:
+    """One usable custom model, by its assetId (404 `model_not_found` otherwise)."""
+    found = next((m for m in (await _usable(runtime)).data if m.id == model), None)
+    if found is None:
+        raise NotFound(f"The model '{model}' does not exist or cannot be used.", code="model_not_found")
+    return found
+
+
+async def _usable(runtime: RuntimeDep) -> openai.ModelsResponse:
     if runtime.models is None:
         raise ServiceUnavailable("The gateway has no Adobe credentials configured.")
     items, _cached_at = await runtime.models.list("published", refresh=False, request_id=current_request_id())

@@ -68,6 +68,10 @@ def test_models_lists_the_usable_custom_models(stack: Stack, sdk: tuple[openai.O
     assert seed.ROUTER_MODEL_ID in ids and seed.IMAGE5_MODEL_ID not in ids
     assert seed.DRAFT_MODEL_ID not in ids  # never published
     assert all(m.object == "model" and m.created > 0 for m in models)
+    assert client.models.retrieve(seed.ROUTER_MODEL_ID).id == seed.ROUTER_MODEL_ID
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.models.retrieve(seed.DRAFT_MODEL_ID)
+    assert missing.value.code == "model_not_found"
 
 
 def test_refusals_are_openai_errors(stack: Stack, sdk: tuple[openai.OpenAI, str]) -> None:
