@@ -161,3 +161,27 @@ def test_an_idempotency_key_fingerprints_the_resolved_version(stack: Stack, reco
         )
         assert put.status_code == 200
         assert_problem(client.post("/v1/generations", json=STYLE, headers=headers), 422)
+
+
+def test_every_surface_sends_the_models_record_when_the_request_names_no_version(
+    stack: Stack, records: None
+) -> None:
+    """`/v1/generations`, Firefly's `/v3/images/generate-async` without `x-model-version` and OpenAI's
+    `/v1/images/generations` resolve the version the same way."""
+    _, key = stack.create_client()
+    with stack.client() as admin:
+        admin.put(f"/v1/admin/custom-models/{seed.STYLE_MODEL_ID}", json={"modelVersion": "image3_custom"})
+    image3_size = {"width": 1344, "height": 768}  # not an Image 4 preset: accepted only as image3_custom
+    with stack.client(key=key) as client:
+        v1 = client.post("/v1/generations", json={**STYLE, "size": image3_size}).json()["id"]
+        v3 = client.post("/v3/images/generate-async", json={**STYLE, "size": image3_size}).json()["jobId"]
+        openai = client.post(
+            "/v1/images/generations",
+            json={"model": seed.STYLE_MODEL_ID, "prompt": "a skyline", "size": "1344x768"},
+        )
+        assert openai.status_code == 200, openai.text
+        items = client.get("/v1/generations").json()["items"]
+    assert {v1, v3} < {g["id"] for g in items} and len(items) == 3
+    for generation in items:
+        assert generation["request"]["modelVersion"] == "image3_custom"
+        assert _sent(stack, generation["id"])["modelVersion"] == "image3_custom"
