@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -35,7 +36,7 @@ async def readyz(runtime: RuntimeDep) -> Health:
     `status: degraded` and a `detail`: the gateway keeps queueing jobs, which is what it should be routed
     to do, and they are sent once Firefly recovers."""
     try:
-        await runtime.redis.ping()
+        await asyncio.wait_for(runtime.redis.ping(), runtime.settings.redis_timeout_s)  # no retries
     except Exception as exc:
         raise ServiceUnavailable(f"Redis does not answer ({type(exc).__name__}).") from None
     if runtime.firefly is None:
