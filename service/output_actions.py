@@ -15,14 +15,22 @@ import anyio
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from ffgate.clients.authentication import ADMIN_CLIENT_ID, Principal
-from ffgate.errors import FfgateError, Gone, NotFound, ObjectNotFound, StorageUnavailable, Unprocessable
+from ffgate.errors import (
+    FfgateError,
+    Gone,
+    NotFound,
+    ObjectNotFound,
+    ServiceUnavailable,
+    StorageUnavailable,
+    Unprocessable,
+)
 from ffgate.generations.outputs import output_path, upstream_url, upstream_valid
 from ffgate.generations.records import Record
 from ffgate.storage import links
 from service.deps import Runtime
 from service.generation_actions import owned
 
-__all__ = ["create_link", "delete", "linked", "owned", "serve"]
+__all__ = ["create_link", "delete", "keyless_urls", "linked", "output_bytes", "owned", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +133,39 @@ async def delete(rt: Runtime, principal: Principal, gen_id: str) -> None:
             await rt.store.delete(sha)
         except StorageUnavailable as exc:
             log.warning("deleting a stored output of %s failed (%s); the sweep will", gen_id, exc.reason)
+
+
+def keyless_urls(rt: Runtime, record: Record, base: str) -> list[str]:
+    """URLs of the outputs that work without a key, as Firefly's presigned ones do, for the compatible
+    surfaces (whose clients fetch `image.url` as given): signed links made for the owner, valid
+    FFGATE_LINK_DEFAULT_EXPIRES_S. Without a link secret, Firefly's own URLs."""
+    try:
+        return [
+            links.sign(
+                rt.settings,
+                base + output_path(record.id, index),
+                record.id,
+                index,
+                record.client_id or ADMIN_CLIENT_ID,
+                rt.settings.link_default_expires_s,
+            ).url
+            for index in range(len(record.outputs))
+        ]
+    except ServiceUnavailable:
+        return [upstream_url(o.get("image") or {}) for o in record.outputs]
+
+
+async def output_bytes(rt: Runtime, record: Record, index: int) -> bytes:
+    """One output's bytes, from the store once stored, else from Firefly's URL."""
+    image = output_of(record, index)
+    if image.get("stored"):
+        async with await rt.store.open(str(image["sha256"])) as stream:
+            return await stream.read()
+    fetched = await rt.http.get(upstream_url(image))
+    if fetched.status_code != 200:
+        raise StorageUnavailable(
+            f"Output {index} of '{record.id}' is not stored yet and Firefly's URL answered "
+            f"{fetched.status_code}.",
+            reason="copy-pending",
+        )
+    return fetched.content
