@@ -136,23 +136,24 @@ async def delete(rt: Runtime, principal: Principal, gen_id: str) -> None:
 
 
 def keyless_urls(rt: Runtime, record: Record, base: str) -> list[str]:
-    """URLs of the outputs that work without a key, as Firefly's presigned ones do, for the compatible
-    surfaces (whose clients fetch `image.url` as given): signed links made for the owner, valid
-    FFGATE_LINK_DEFAULT_EXPIRES_S. Without a link secret, Firefly's own URLs."""
-    try:
-        return [
-            links.sign(
-                rt.settings,
-                base + output_path(record.id, index),
-                record.id,
-                index,
-                record.client_id or ADMIN_CLIENT_ID,
-                rt.settings.link_default_expires_s,
-            ).url
-            for index in range(len(record.outputs))
-        ]
-    except ServiceUnavailable:
-        return [upstream_url(o.get("image") or {}) for o in record.outputs]
+    """URLs of the outputs that work without a key, for the compatible surfaces (whose clients fetch
+    `image.url` as given, as they would Firefly's presigned ones): Firefly's own URL until the output is
+    stored, then a signed link made for the owner, valid FFGATE_LINK_DEFAULT_EXPIRES_S."""
+    urls = []
+    for index, output in enumerate(record.outputs):
+        image = output.get("image") or {}
+        url = upstream_url(image)
+        if image.get("stored"):
+            try:
+                path = base + output_path(record.id, index)
+                owner = record.client_id or ADMIN_CLIENT_ID
+                url = links.sign(
+                    rt.settings, path, record.id, index, owner, rt.settings.link_default_expires_s
+                ).url
+            except ServiceUnavailable:  # no link secret: Firefly's URL while it lasts
+                pass
+        urls.append(url)
+    return urls
 
 
 async def output_bytes(rt: Runtime, record: Record, index: int) -> bytes:
