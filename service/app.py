@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield {"runtime": runtime}
         finally:
+            runtime.draining = True
             await runtime.feed.stop()
             await runtime.aclose()
 

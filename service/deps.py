@@ -31,6 +31,7 @@ class Runtime(Connections):
     api_keys: ApiKeys
     clients: ClientStore
     admission: Admission
+    draining: bool = False  # set when the process begins to shut down: /readyz answers 503 from then on
 
 
 async def _runtime(request: Request) -> Runtime:

@@ -81,9 +81,22 @@ def serve(host: Host = "127.0.0.1", port: Port = 8080) -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /metrics, /healthz and /readyz on this port (0: none). "
+            "Default: FFGATE_WORKER_METRICS_PORT.",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+) -> None:
     """Run one worker: sends queued jobs to Firefly, polls them, delivers webhooks. Stops on SIGTERM."""
-    entry_point("worker.main:run")(load_settings())
+    settings = load_settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"worker_metrics_port": metrics_port})
+    entry_point("worker.main:run")(settings)
 
 
 @app.command()
