@@ -41,6 +41,7 @@ from ffgate.redis.scripts import Script
 __all__ = ["CONTENT_TYPE_LATEST"]
 
 MAX_CLIENTS = 50
+RECENT_CLIENT_S = 3600.0
 # Error codes a finished generation may carry that are worth a label of their own.
 KNOWN_ERROR_CODES = frozenset(
     {
@@ -154,10 +155,13 @@ async def cluster_state(queue: FairQueue | None) -> list[Metric]:
     await queue.lanes(pipe)
     budget_read = queue.budget.read_into(pipe)
     breaker_read = queue.breaker.read_into(pipe)
-    flat, *rest = await pipe.execute()
-    lanes = sorted(
-        ((flat[i].decode(), int(flat[i + 2])) for i in range(0, len(flat), 3)), key=lambda x: (-x[1], x[0])
-    )
+    pipe.hgetall(keys.queue_rates)
+    flat, *rest, rates = await pipe.execute()
+    now = time.time()
+    waiting = {flat[i].decode(): int(flat[i + 2]) for i in range(0, len(flat), 3)}
+    # Clients that queued something in the last hour show 0 once their queue is empty, not nothing.
+    recent = {c.decode(): 0 for c, raw in rates.items() if now - float(raw.split()[1]) < RECENT_CLIENT_S}
+    lanes = sorted((recent | waiting).items(), key=lambda x: (-x[1], x[0]))
     shown, hidden = lanes[:MAX_CLIENTS], lanes[MAX_CLIENTS:]
     pipe = redis.pipeline(transaction=False)
     for client, _ in shown:
@@ -166,7 +170,6 @@ async def cluster_state(queue: FairQueue | None) -> list[Metric]:
     *fronts, inflight = await pipe.execute()
     budget = budget_read(rest[: budget_read.size])
     breaker = breaker_read(rest[budget_read.size :])
-    now = time.time()
 
     depth = GaugeMetricFamily(
         "ffgate_queue_depth", "Generations waiting to be sent, by client.", labels=["client"]

@@ -84,7 +84,7 @@ class MetricsServer:
             return _health(200)
         if path == "/readyz":
             try:
-                await self.ctx.redis.ping()
+                await asyncio.wait_for(self.ctx.redis.ping(), self.ctx.settings.redis_timeout_s)  # no retries
             except Exception as exc:
                 return _health(503, f"Redis does not answer ({type(exc).__name__}).")
             return _health(200)

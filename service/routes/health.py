@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -38,7 +39,7 @@ async def readyz(runtime: RuntimeDep) -> Health:
     if runtime.draining:
         raise ServiceUnavailable("The gateway is shutting down.")
     try:
-        await runtime.redis.ping()
+        await asyncio.wait_for(runtime.redis.ping(), runtime.settings.redis_timeout_s)  # no retries
     except Exception as exc:
         raise ServiceUnavailable(f"Redis does not answer ({type(exc).__name__}).") from None
     if runtime.firefly is None:
