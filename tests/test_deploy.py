@@ -277,7 +277,7 @@ def test_secrets_are_files_in_the_secrets_directory_and_never_in_the_config(
 
 def test_the_dashboard_shows_every_listed_metric_and_no_other() -> None:
     listed = readme_metrics()
-    assert len(listed) == 17, listed
+    assert len(listed) == 18, listed
     dashboard = json.loads(DASHBOARD.read_text())
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])

@@ -244,16 +244,24 @@ def test_dev_generates_an_admin_key_for_the_gateway_only_when_none_is_set(
 
 
 def test_dev_logs_text_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert plan_stack(Settings(), DevOptions(), redis_up=True).env["FFGATE_LOG_FORMAT"] == "text"
+    assert (
+        plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True).env["FFGATE_LOG_FORMAT"]
+        == "text"
+    )
     monkeypatch.setenv("FFGATE_LOG_FORMAT", "json")
-    assert "FFGATE_LOG_FORMAT" not in plan_stack(Settings(), DevOptions(), redis_up=True).env
+    assert (
+        "FFGATE_LOG_FORMAT" not in plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True).env
+    )
 
 
 def test_dev_embeds_a_redis_in_place_of_sentinels_that_do_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FFGATE_REDIS_SENTINELS", "127.0.0.1:26379")
     monkeypatch.setenv("FFGATE_REDIS_SENTINEL_MASTER", "ffgate")
-    assert "FFGATE_REDIS_SENTINELS" not in plan_stack(Settings(), DevOptions(), redis_up=True).env
-    embedded = plan_stack(Settings(), DevOptions(redis_port=6400), redis_up=False)
+    assert (
+        "FFGATE_REDIS_SENTINELS"
+        not in plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True).env
+    )
+    embedded = plan_stack(Settings(), EmulatorSettings(), DevOptions(redis_port=6400), redis_up=False)
     assert embedded.env["FFGATE_REDIS_SENTINELS"] == embedded.env["FFGATE_REDIS_SENTINEL_MASTER"] == ""
     monkeypatch.setenv("FFGATE_REDIS_SENTINELS", "")
     monkeypatch.setenv("FFGATE_REDIS_SENTINEL_MASTER", "")
@@ -359,3 +367,15 @@ def test_the_wheel_ships_every_lua_script(tmp_path: Path) -> None:
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".lua")}
     expected = {str(p.relative_to(root)) for p in (root / "ffgate" / "redis" / "lua").rglob("*.lua")}
     assert shipped == expected and "ffgate/redis/lua/lib/window.lua" in shipped
+
+
+def test_compose_worker_healthcheck_probes_its_metrics_port() -> None:
+    from worker.metrics_server import PATHS
+
+    spec = COMPOSE["services"]["worker"]
+    command = as_argv(spec["command"])
+    port = command[command.index("--metrics-port") + 1]
+    probe = " ".join(as_argv(spec["healthcheck"]["test"]))
+    assert f"http://127.0.0.1:{port}/healthz" in probe
+    assert "/healthz" in PATHS
+    assert not spec["healthcheck"].get("disable")
