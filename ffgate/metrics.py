@@ -32,6 +32,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from redis.exceptions import NoScriptError
 
 from ffgate.budget.breaker import BreakerState
 from ffgate.budget.fair_queue import FairQueue
@@ -156,7 +157,11 @@ async def cluster_state(queue: FairQueue | None) -> list[Metric]:
     budget_read = queue.budget.read_into(pipe)
     breaker_read = queue.breaker.read_into(pipe)
     pipe.hgetall(keys.queue_rates)
-    flat, *rest, rates = await pipe.execute()
+    try:
+        flat, *rest, rates = await pipe.execute()
+    except NoScriptError:  # Redis restarted or failed over: its script cache is empty
+        queue.forget_loaded_scripts()
+        return await cluster_state(queue)
     now = time.time()
     waiting = {flat[i].decode(): int(flat[i + 2]) for i in range(0, len(flat), 3)}
     # Clients that queued something in the last hour show 0 once their queue is empty, not nothing.

@@ -186,6 +186,7 @@ class JobStore:
         self._ttl = result_ttl_s
         self._transition = Script(redis, "transition")
         self._claim = Script(redis, "claim_due")
+        self._page = Script(redis, "client_page")
 
     async def get(self, gen_id: str) -> Record | None:
         raw: dict[bytes, bytes] = await self._redis.hgetall(self.keys.generation(gen_id))  # type: ignore[assignment]
@@ -225,24 +226,25 @@ class JobStore:
             _observe(to, fields, *(t.decode() if isinstance(t, bytes) else str(t) for t in times))
         return bool(ok), before.decode() if isinstance(before, bytes) else str(before)
 
-    async def get_many(self, gen_ids: list[str]) -> list[Record | None]:
-        pipe = self._redis.pipeline(transaction=False)
-        for gen_id in gen_ids:
-            pipe.hgetall(self.keys.generation(gen_id))
-        rows: list[dict[bytes, bytes]] = await pipe.execute()
-        return [Record.from_hash(raw) if raw else None for raw in rows]
-
-    async def owned_by(self, client_id: str, below: int | None, count: int) -> list[tuple[str, int]]:
-        """Up to `count` of the client's job ids, newest first, created before position `below`."""
-        rows: Any = await self._redis.zrevrangebyscore(
-            self.keys.client_generations(client_id),
-            "+inf" if below is None else f"({below}",
-            "-inf",
-            start=0,
-            num=count,
-            withscores=True,
+    async def page(
+        self, client_id: str, below: int | None, count: int
+    ) -> list[tuple[str, int, Record | None]]:
+        """Up to `count` of the client's jobs, newest first, created before position `below`, with their
+        records (None: expired) in one round trip."""
+        rows = await self._page(
+            keys={"index": self.keys.client_generations(client_id)},
+            args={
+                "below": "+inf" if below is None else f"({below}",
+                "count": count,
+                "record_prefix": self.keys.generation(""),
+            },
         )
-        return [(member.decode(), int(score)) for member, score in rows]
+        found = []
+        for i in range(0, len(rows), 3):
+            flat = rows[i + 2]
+            raw = dict(zip(flat[::2], flat[1::2], strict=True))
+            found.append((rows[i].decode(), int(float(rows[i + 1])), Record.from_hash(raw) if raw else None))
+        return found
 
     async def forget(self, client_id: str, gen_ids: list[str]) -> None:
         """Drop expired jobs from the client's index."""
