@@ -34,7 +34,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis.exceptions import NoScriptError
 
-from ffgate.budget.breaker import BreakerState
+from ffgate.budget.breaker import BreakerState, state_name
 from ffgate.budget.fair_queue import FairQueue
 from ffgate.budget.org_budget import BudgetState
 from ffgate.redis.scripts import Script
@@ -222,12 +222,7 @@ def _breaker_family(queue: FairQueue, breaker: BreakerState | None) -> Metric:
         "Submit circuit breaker: 0 closed, 1 open, 2 half-open.",
         labels=["credential"],
     )
-    if breaker is None:
-        value = 0
-    elif breaker.probing or time.time() >= breaker.open_until:
-        value = 2
-    else:
-        value = 1
+    value = {"closed": 0, "open": 1, "half-open": 2}[state_name(breaker, time.time())]
     family.add_metric([queue.budget.client_id], value)
     return family
 

@@ -21,7 +21,7 @@ from ffgate.wiring import Connections
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
-from service.routes import clients, generations, health, models
+from service.routes import clients, console, generations, health, models, operations
 from service.schemas import Problem
 from service.server import run_http
 
@@ -77,6 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)
+    app.include_router(operations.router)
+    app.include_router(console.router)
     _document_problems(app)
     return app
 

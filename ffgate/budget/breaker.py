@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -83,3 +84,10 @@ def _breaker_state(raw: dict[bytes, bytes]) -> BreakerState | None:
         probing=float(fields.get("probeUntil", "0")) / 1000 > time.time(),
         reason=fields.get("reason", ""),
     )
+
+
+def state_name(breaker: BreakerState | None, now: float) -> Literal["closed", "open", "half-open"]:
+    """`closed`, `open` (nothing is sent) or `half-open` (the next submit, or one on the wire, probes)."""
+    if breaker is None:
+        return "closed"
+    return "half-open" if breaker.probing or now >= breaker.open_until else "open"

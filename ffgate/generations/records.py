@@ -226,6 +226,13 @@ class JobStore:
             _observe(to, fields, *(t.decode() if isinstance(t, bytes) else str(t) for t in times))
         return bool(ok), before.decode() if isinstance(before, bytes) else str(before)
 
+    async def get_many(self, gen_ids: list[str]) -> list[Record | None]:
+        pipe = self._redis.pipeline(transaction=False)
+        for gen_id in gen_ids:
+            pipe.hgetall(self.keys.generation(gen_id))
+        rows: list[dict[bytes, bytes]] = await pipe.execute()
+        return [Record.from_hash(raw) if raw else None for raw in rows]
+
     async def page(
         self, client_id: str, below: int | None, count: int
     ) -> list[tuple[str, int, Record | None]]:
