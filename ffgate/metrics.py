@@ -17,9 +17,12 @@ Labels are bounded: routes are templates, statuses and endpoints fixed lists, er
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -233,6 +236,26 @@ class _Fixed(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return self._families
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """PROMETHEUS_MULTIPROC_DIR for the processes started inside: the one given (an existing directory,
+    for this one `ffgate serve` alone), emptied of an earlier run's files, or a fresh one removed
+    afterwards."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="ffgate-metrics-") as made:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        try:
+            yield Path(made)
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def multiprocess() -> bool:

@@ -75,9 +75,20 @@ def entry_point(target: str) -> Callable[..., None]:
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8080) -> None:
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Gateway processes sharing the port (uvicorn workers); /metrics adds up all of them.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
+) -> None:
     """Run the gateway: the HTTP API that internal clients call."""
-    entry_point("service.app:serve")(load_settings(), host, port)
+    entry_point("service.app:serve")(load_settings(), host, port, workers)
 
 
 @app.command()
