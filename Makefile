@@ -9,7 +9,7 @@ CLIENT := clients/python
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget redis newman chromium
+.PHONY: install dev test check bench-read-path bench-inflight bench-notify bench-submit bench-budget redis newman chromium
 
 install: $(STAMP)
 
@@ -68,6 +68,9 @@ check: install
 
 bench-inflight: install redis
 	$(BIN)/python bench/inflight.py
+
+bench-read-path: install redis
+	$(BIN)/python bench/read_path.py
 
 bench-notify: install redis
 	$(BIN)/python bench/notify.py

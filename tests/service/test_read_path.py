@@ -102,3 +102,29 @@ async def test_a_page_of_100_queued_generations_takes_three_round_trips(
         again = await http.get("/v1/generations", params={"limit": PAGE})
         assert again.status_code == 200
         assert [item["queue"]["position"] for item in again.json()["items"]] == positions
+
+
+async def test_a_202_takes_two_round_trips(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admission script (key, limits, quota, idempotency and the write), then the queue place."""
+    issued = await runtime.clients.create(
+        name="writer", scopes=["generate"], requests_per_minute=10_000, daily_image_quota=100
+    )
+    model = {"assetId": "urn:aaid:sc:test-model", "trainingMode": "style"}
+    assert runtime.models is not None
+    monkeypatch.setattr(runtime.models, "cached", lambda asset_id: model)  # a fresh copy of the catalogue
+    app = create_app(runtime.settings)
+
+    async def with_runtime(scope: Any, receive: Any, send: Any) -> None:
+        scope["state"] = {"runtime": runtime}
+        await app(scope, receive, send)
+
+    headers = {"Authorization": f"Bearer {issued.api_key.get_secret_value()}"}
+    body = {"prompt": "a router", "customModelId": model["assetId"]}
+    transport = httpx.ASGITransport(app=with_runtime)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test", headers=headers) as http:
+        assert (await http.post("/v1/generations", json=body)).status_code == 202  # scripts loaded
+        with counting_round_trips(monkeypatch) as sent:
+            created = await http.post("/v1/generations", json=body)
+        assert created.status_code == 202, created.text
+        assert created.json()["queue"]["position"] == 1
+        assert sent[0] == 2, sent[0]
