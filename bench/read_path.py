@@ -54,14 +54,6 @@ async def drive(url: str, paths: list[str], key: str, seconds: float, concurrenc
         return done / (time.monotonic() - started)
 
 
-def start_gateway(stack: Stack, name: str, processes: int) -> str:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    stack._spawn(name, ["serve", "--port", str(port), "--workers", str(processes)], stack.env)
-    stack._wait_http(name, f"{url}/healthz")
-    return url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -75,8 +67,8 @@ def main() -> None:
     bare = None
     try:
         stack.start_emulator()
-        one = start_gateway(stack, "gateway", 1)
-        many = start_gateway(stack, "gateway-n", args.processes)
+        one = stack.start_gateway()
+        many = stack.start_gateway("gateway-n", options=("--workers", str(args.processes)))
         bare_port = free_port()
         bare = subprocess.Popen(
             [sys.executable, "-m", "bench.bare_app", "--port", str(bare_port)],
@@ -97,7 +89,6 @@ def main() -> None:
                     raise
             time.sleep(0.1)
 
-        stack.gateways["gateway"] = one
         _, key = stack.create_client(rateLimit={"requestsPerMinute": 1_000_000})
         body = {"prompt": "a router", "customModelId": ROUTER_MODEL_ID}
         ids = asyncio.run(submit_generations(one, key, [body] * PAGE))

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack import Stack, free_port
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 60
@@ -26,10 +26,7 @@ def test_metrics_add_up_over_every_gateway_process(workdir: Path) -> None:
     stack = Stack(workdir, PROMETHEUS_MULTIPROC_DIR=str(folder))
     try:
         stack.start_emulator()
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        stack._spawn("gateway", ["serve", "--port", str(port), "--workers", "2"], stack.env)
-        stack._wait_http("gateway", f"{url}/healthz")
+        url = stack.start_gateway(options=("--workers", "2"))
         for _ in range(REQUESTS):  # a new connection each: the kernel hands them to either process
             with httpx.Client() as fresh:
                 assert fresh.get(f"{url}/healthz").status_code == 200
