@@ -86,7 +86,7 @@ def test_help_imports_no_process() -> None:
 @pytest.mark.parametrize(
     ("target", "parameters"),
     [
-        ("service.app:serve", ["settings", "host", "port"]),
+        ("service.app:serve", ["settings", "host", "port", "workers"]),
         ("worker.main:run", ["settings"]),
         ("emulator.app:serve", ["settings", "host", "port"]),
     ],
