@@ -151,7 +151,8 @@ def generation_finished(
 
 
 async def cluster_state(queue: FairQueue | None) -> list[Metric]:
-    """The gauges of the shared state, read now (two Redis round trips)."""
+    """The gauges of the shared state, read now (three Redis round trips: the lanes, budget and breaker;
+    the queue fronts and the jobs at Firefly; loading that script)."""
     if queue is None:
         return []
     redis, keys = queue.redis, queue.keys
