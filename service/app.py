@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ffgate.clients.access_tokens import AccessTokens
 from ffgate.clients.api_keys import ApiKeys, pepper_from
 from ffgate.clients.store import ClientStore
 from ffgate.config import Settings
@@ -18,11 +19,24 @@ from ffgate.generations.changefeed import ChangeFeed
 from ffgate.logs import configure_logging
 from ffgate.metrics import metrics_directory
 from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
+from service.compat_errors import surface_of
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
-from service.routes import clients, console, generations, health, models, operations
+from service.routes import (
+    clients,
+    console,
+    firefly_compat,
+    generations,
+    health,
+    ims_compat,
+    model_records,
+    models,
+    openai_compat,
+    operations,
+)
 from service.schemas import Problem
 from service.server import run_http
 
@@ -46,6 +60,8 @@ def open_runtime(settings: Settings) -> Runtime:
         api_keys=api_keys,
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
+        model_records=ModelRecords(conns.redis, conns.keys),
+        access_tokens=AccessTokens(conns.redis, conns.keys, api_keys, settings.access_token_ttl_s),
     )
 
 
@@ -78,6 +94,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)
+    app.include_router(model_records.router)
+    app.include_router(firefly_compat.router)
+    app.include_router(ims_compat.router)
+    app.include_router(openai_compat.router)
     app.include_router(operations.router)
     app.include_router(console.router)
     _document_problems(app)
@@ -93,10 +113,20 @@ def _document_problems(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            for operations in schema.get("paths", {}).values():
+            for path, operations in schema.get("paths", {}).items():
+                surface = surface_of(path)
+                compatible = surface != "problem"  # Firefly's or OpenAI's own error bodies
                 for operation in operations.values():
+                    if surface == "openai":  # OpenAI answers an invalid request 400, never 422
+                        operation.get("responses", {}).pop("422", None)
                     for code, response in operation.get("responses", {}).items():
-                        if code.isdigit() and int(code) >= 400:
+                        if not (code.isdigit() and int(code) >= 400):
+                            continue
+                        if compatible:
+                            response["content"] = {"application/json": {"schema": {"type": "object"}}}
+                            phrase = HTTPStatus(int(code)).phrase
+                            response["description"] = f"{phrase}: {response.get('description', '')}"
+                        else:
                             response["content"] = problem
                             response["description"] = HTTPStatus(int(code)).phrase
             components = schema.setdefault("components", {}).setdefault("schemas", {})
