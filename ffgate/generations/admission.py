@@ -25,6 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from ffgate import metrics
 from ffgate.budget.fair_queue import RATE_TAU_S
 from ffgate.clients.api_keys import ApiKeys, Caller
 from ffgate.clients.authentication import UNKNOWN_KEY, Credentials, Principal, admit
@@ -143,6 +144,7 @@ class Admission:
                 retry_after_s=seconds_to_utc_midnight(),
             ).for_caller(principal.rate)
         record.client_id = detail  # (`lastWebhookId`, when a delivery was made, is only read from Redis)
+        metrics.GENERATIONS_CREATED.inc()
         return principal, record
 
 
