@@ -9,7 +9,7 @@ CLIENT := clients/python
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-inflight bench-notify bench-submit bench-budget bench-mirror redis newman
+.PHONY: install dev test check bench-read-path bench-inflight bench-notify bench-submit bench-budget bench-mirror redis newman chromium
 
 install: $(STAMP)
 
@@ -50,8 +50,13 @@ newman: install
 	@command -v npm >/dev/null || { echo "make newman: npm is needed (node 16 or later with its npm)" >&2; exit 1; }
 	@$(BIN)/python -m tests.postman.newman >/dev/null
 
+# Debian's chromium for the console's browser test (tests/e2e/test_console.py drives it with Playwright;
+# no `playwright install`: nothing is downloaded at test time).
+chromium:
+	@[ -x /usr/bin/chromium ] || { apt-get update -q && apt-get install -y -q chromium; }
+
 # pytest exits 5 when it collected no test: that fails here too, and says so.
-test: install redis newman
+test: install redis newman chromium
 	@TEST_REDIS_PORT=$(REDIS_PORT) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "pytest ran no test: failing" >&2; fi; exit $$rc
 
@@ -63,6 +68,9 @@ check: install
 
 bench-inflight: install redis
 	$(BIN)/python bench/inflight.py
+
+bench-read-path: install redis
+	$(BIN)/python bench/read_path.py
 
 bench-notify: install redis
 	$(BIN)/python bench/notify.py

@@ -1,5 +1,6 @@
 """The reference routes `bench/submit_overhead.py` compares `POST /v1/generations` against.
 
+`GET /bare/get/{key}` is one Redis GET, the floor under `GET /v1/generations/{id}` (bench/read_path.py).
 `POST /bare/create` writes a new generation and nothing else: parse the JSON body, then one MULTI (HSET of
 the record + ZADD into a queue), the floor under what the admission script (ffgate.generations.admission)
 does in one round trip. `POST /bare/rq` enqueues an RQ job by dotted path with the same payload instead (the
@@ -65,6 +66,12 @@ def create_app(redis_url: str) -> FastAPI:
         pipe.zadd(f"{PREFIX}schedule", {f"submit:{gen_id}": time.time()})
         await pipe.execute()
         return JSONResponse({"id": gen_id, "status": "queued"}, status_code=202)
+
+    @app.get("/bare/get/{key}")
+    async def get(key: str) -> JSONResponse:
+        """One Redis GET: the floor under reading a generation (bench/read_path.py)."""
+        value = await state["redis"].get(f"{PREFIX}value:{key}")
+        return JSONResponse({"key": key, "value": value.decode() if value else None})
 
     @app.post("/bare/rq", status_code=202)
     def enqueue(body: dict[str, Any]) -> JSONResponse:

@@ -108,11 +108,11 @@ def main() -> None:
     )
     print(
         f"status calls per job: mean {statistics.mean(calls):.2f}  p99 {quantile(calls, 0.99):.0f}  "
-        f"max {max(calls)}  total {stats['requests']['status']} (target <= 8)"
+        f"max {max(calls)}  total {stats['requests']['status']} (target <= 5)"
     )
     print(
         f"worker RSS total: {rss_now:.0f} MiB now, {rss_peak:.0f} MiB peak "
-        f"({len(workers)} workers; target <= 400 MB)"
+        f"({len(workers)} workers; target <= 600 MB)"
     )
 
 

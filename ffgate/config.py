@@ -224,6 +224,16 @@ class Settings(BaseSettings):
     poll_max_errors: int = Field(8, description="Consecutive failed status calls before a job is given up.")
     job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")
     maintenance_interval_s: int = Field(15, description="How often a worker recovers abandoned work.")
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description=(
+            "The worker's own HTTP port for /metrics, /healthz (its loop turns) and /readyz (its Redis "
+            "answers), on FFGATE_WORKER_METRICS_HOST; 0: none. `ffgate worker --metrics-port` overrides it."
+        ),
+    )
+    worker_metrics_host: str = Field("0.0.0.0", description="Address the worker's metrics port listens on.")
 
     @field_validator("admin_key", "key_pepper", "link_secret", mode="before")
     @classmethod

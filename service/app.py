@@ -17,6 +17,7 @@ from ffgate.config import Settings
 from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.logs import configure_logging
+from ffgate.metrics import metrics_directory
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
@@ -26,6 +27,7 @@ from service.middleware import Metrics, RequestContext
 from service.problems import add_exception_handlers
 from service.routes import (
     clients,
+    console,
     firefly_compat,
     generations,
     health,
@@ -33,6 +35,7 @@ from service.routes import (
     model_records,
     models,
     openai_compat,
+    operations,
     outputs,
 )
 from service.schemas import Problem
@@ -72,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield {"runtime": runtime}
         finally:
+            runtime.draining = True
             await runtime.feed.stop()
             await runtime.aclose()
 
@@ -96,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(firefly_compat.router)
     app.include_router(ims_compat.router)
     app.include_router(openai_compat.router)
+    app.include_router(operations.router)
+    app.include_router(console.router)
     _document_problems(app)
     return app
 
@@ -135,6 +141,21 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve the gateway; with `workers` > 1, in that many processes on one port (uvicorn's workers, each
+    building its Settings from the same environment), whose metrics go through one multiprocess
+    directory (ffgate.metrics) so that a scrape of any of them counts all of them."""
     configure_logging(settings.log_level, "gateway", settings.log_format)
-    run_http(create_app(settings), host, port, log_config=None, timeout_graceful_shutdown=5)
+    options: dict[str, Any] = {"log_config": None, "timeout_graceful_shutdown": 5}
+    if workers == 1:
+        run_http(create_app(settings), host, port, **options)
+        return
+    with metrics_directory():
+        run_http(f"{__name__}:from_environment", host, port, factory=True, workers=workers, **options)
+
+
+def from_environment() -> FastAPI:
+    """The app of one of `serve`'s worker processes."""
+    settings = Settings()
+    configure_logging(settings.log_level, "gateway", settings.log_format)
+    return create_app(settings)

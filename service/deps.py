@@ -35,6 +35,7 @@ class Runtime(Connections):
     admission: Admission
     model_records: ModelRecords
     access_tokens: AccessTokens
+    draining: bool = False  # set when the process begins to shut down: /readyz answers 503 from then on
 
 
 async def _runtime(request: Request) -> Runtime:

@@ -148,12 +148,11 @@ async def list_own(
     found: list[Record] = []
     examined = 0
     while len(found) < limit and examined < LIST_MAX_EXAMINED:
-        entries = await rt.jobs.owned_by(principal.client_id, below, LIST_BATCH if status else limit + 1)
-        records = await rt.jobs.get_many([gen_id for gen_id, _ in entries])
-        expired = [gen_id for (gen_id, _), record in zip(entries, records, strict=True) if record is None]
+        entries = await rt.jobs.page(principal.client_id, below, LIST_BATCH if status else limit + 1)
+        expired = [gen_id for gen_id, _, record in entries if record is None]
         if expired:
             await rt.jobs.forget(principal.client_id, expired)
-        for (_, position), record in zip(entries, records, strict=True):
+        for _, position, record in entries:
             if len(found) == limit:
                 return found, _cursor(below)  # at least this entry is left
             examined += 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import time
 
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ffgate.errors import FfgateError, PayloadTooLarge, UnsupportedMediaType
 from ffgate.logs import new_request_id, set_request_id
+from ffgate.metrics import HTTP_REQUEST_DURATION
 from service.problems import error_response
 from service.response_headers import extra_headers
 
@@ -17,10 +17,7 @@ _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 _JSON_TYPE = re.compile(r"^application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
 _FORM_TYPE = re.compile(r"^application/x-www-form-urlencoded\s*(;.*)?$", re.IGNORECASE)
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-
-
-REQUESTS = Counter("ffgate_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
-LATENCY = Histogram("ffgate_http_request_seconds", "HTTP request latency", ["method", "route"])
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}  # a label: others are `other`
 
 
 class RequestContext:
@@ -129,5 +126,5 @@ class Metrics:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            HTTP_REQUEST_DURATION.labels(route, method, str(status)).observe(time.perf_counter() - started)

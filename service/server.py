@@ -8,5 +8,6 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
-def run_http(app: ASGIApp, host: str, port: int, **options: Any) -> None:
+def run_http(app: ASGIApp | str, host: str, port: int, **options: Any) -> None:
+    """`app` may be an import string (with `factory=True`, a function making it), as worker processes need."""
     uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, **options)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -125,10 +125,11 @@ class Stack:
         self._wait_http("emulator", f"{self.emulator_url}/_emulator/stats")
         return self.emulator_url
 
-    def start_gateway(self, name: str = "gateway", **env: str) -> str:
+    def start_gateway(self, name: str = "gateway", *, options: Sequence[str] = (), **env: str) -> str:
+        """`options`: more of `ffgate serve`'s, e.g. `("--workers", "2")`."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        self._spawn(name, ["serve", "--port", str(port)], self.env | env)
+        self._spawn(name, ["serve", "--port", str(port), *options], self.env | env)
         self._wait_http(name, f"{url}/healthz")
         self.gateways[name] = url
         return url

@@ -86,7 +86,7 @@ def test_help_imports_no_process() -> None:
 @pytest.mark.parametrize(
     ("target", "parameters"),
     [
-        ("service.app:serve", ["settings", "host", "port"]),
+        ("service.app:serve", ["settings", "host", "port", "workers"]),
         ("worker.main:run", ["settings"]),
         ("emulator.app:serve", ["settings", "host", "port"]),
     ],
@@ -367,3 +367,15 @@ def test_the_wheel_ships_every_lua_script(tmp_path: Path) -> None:
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".lua")}
     expected = {str(p.relative_to(root)) for p in (root / "ffgate" / "redis" / "lua").rglob("*.lua")}
     assert shipped == expected and "ffgate/redis/lua/lib/window.lua" in shipped
+
+
+def test_compose_worker_healthcheck_probes_its_metrics_port() -> None:
+    from worker.metrics_server import PATHS
+
+    spec = COMPOSE["services"]["worker"]
+    command = as_argv(spec["command"])
+    port = command[command.index("--metrics-port") + 1]
+    probe = " ".join(as_argv(spec["healthcheck"]["test"]))
+    assert f"http://127.0.0.1:{port}/healthz" in probe
+    assert "/healthz" in PATHS
+    assert not spec["healthcheck"].get("disable")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from ffgate import metrics
 from ffgate.budget.eta import queue_place
 from ffgate.clock import iso, utcnow
 from ffgate.generations.views import Generation
@@ -86,7 +87,20 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
         "nextAttemptAt": iso(datetime.fromtimestamp(next_at, UTC)) if next_at else None,
     }
     await ctx.deliveries.record(message, entry, next_at)
+    _count(status, final, next_at, message.first_at, now)
     log.info("webhook %s attempt %d for %s: %s", webhook_id, attempt, record.id, error or status)
+
+
+def _count(status: int | None, final: bool, next_at: float | None, first_at: float, now: float) -> None:
+    if status is not None and 200 <= status < 300:
+        metrics.WEBHOOK_ATTEMPTS.labels("delivered").inc()
+        metrics.WEBHOOK_DELIVERY_LAG.observe(max(0.0, now - first_at))
+    elif final and status is None:
+        metrics.WEBHOOK_ATTEMPTS.labels("refused").inc()  # a destination it may not reach
+    elif final or next_at is None:
+        metrics.WEBHOOK_ATTEMPTS.labels("gave_up").inc()  # 410, or out of retries
+    else:
+        metrics.WEBHOOK_ATTEMPTS.labels("failed").inc()  # tried again later
 
 
 async def _post(

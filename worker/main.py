@@ -21,6 +21,7 @@ from ffgate.config import Settings
 from ffgate.logs import configure_logging
 from worker import runtime
 from worker.context import LoopThread, WorkerContext, open_context
+from worker.metrics_server import MetricsServer
 from worker.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ def run(settings: Settings) -> None:
     runtime.install(ctx, loop)
     scheduler = Scheduler(ctx)
     scheduler_task = loop.submit(scheduler.run())
+    probes = MetricsServer(ctx, lambda: scheduler.last_turn)
+    if settings.worker_metrics_port:
+        loop.run(probes.start(settings.worker_metrics_host, settings.worker_metrics_port))
     # SimpleWorker runs jobs in this process: our jobs are short, awaited on the loop, and never sleep on
     # Firefly, so forking a work-horse per job (~20 ms CPU each) would buy nothing.
     worker = SimpleWorker(
@@ -58,6 +62,7 @@ def run(settings: Settings) -> None:
         # RQ logs every job at INFO; ours say what matters (with the request id), so keep RQ to warnings.
         worker.work(with_scheduler=True, logging_level="WARNING")
     finally:
+        loop.run(probes.stop(), timeout=5)
         loop.run(scheduler.stop(), timeout=15)
         scheduler_task.cancel()
         loop.run(ctx.aclose(), timeout=5)

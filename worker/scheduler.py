@@ -14,6 +14,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from ffgate import metrics
 from ffgate.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
 from ffgate.generations.changefeed import listen, until_set
 from ffgate.generations.outputs import from_firefly
@@ -44,6 +45,7 @@ class Scheduler:
         self.mirror = Mirror(ctx)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self.last_turn: float | None = time.monotonic()  # its loop's last round (None: stopped), /healthz
 
     async def run(self) -> None:
         dispatcher = Dispatcher(self.ctx, self._slots, self._spawn, self._stopping)
@@ -58,6 +60,7 @@ class Scheduler:
         try:
             await self._dispatch()
         finally:
+            self.last_turn = None
             listener.cancel()
             submits.cancel()
             sweeper.cancel()
@@ -78,6 +81,7 @@ class Scheduler:
     async def _dispatch(self) -> None:
         learn_at = 0.0
         while not self._stopping.is_set():
+            self.last_turn = time.monotonic()
             try:
                 if time.monotonic() >= learn_at:
                     await self._learn()
@@ -170,8 +174,9 @@ async def poll(ctx: WorkerContext, gen_id: str) -> None:
             await fail(ctx, gen_id, AT_FIREFLY, error("upstream_unavailable", message, retryable=True))
         else:
             delay = min(ctx.settings.poll_max_interval_s, 2.0**errors)
-            await _reschedule(ctx, record, delay, {"pollErrors": str(errors)})
+            await _reschedule(ctx, record, delay, {"pollErrors": str(errors), "polls": str(record.polls + 1)})
         return
+    record.polls += 1  # this call, counted in the record by the change below
     await record_status(ctx, record, body, elapsed)
 
 
@@ -195,16 +200,16 @@ async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any]
     elif status in ("failed", "timeout"):
         code = str(body.get("error_code") or status)
         message = str(body.get("message") or f"Firefly reported the job {status}.")
-        await fail(ctx, gen_id, active, error(code, message, retryable=status == "timeout"))
+        done = await fail(ctx, gen_id, active, error(code, message, retryable=status == "timeout"))
         ctx.planner.finished(gen_id)
     elif status in ("cancelled", "canceled"):
-        await ctx.jobs.transition(gen_id, allowed=active, to=State.CANCELED)
+        done, _ = await ctx.jobs.transition(gen_id, allowed=active, to=State.CANCELED)
         ctx.planner.finished(gen_id)
     elif elapsed > ctx.settings.job_max_age_s:
         message = (
             f"Firefly had not finished the job after {ctx.settings.job_max_age_s}s; ffgate gave up on it."
         )
-        await fail(ctx, gen_id, active, error("timeout", message, retryable=True))
+        done = await fail(ctx, gen_id, active, error("timeout", message, retryable=True))
         ctx.planner.finished(gen_id)
     else:
         if status not in ("pending", "running", "cancel_pending"):
@@ -213,7 +218,11 @@ async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any]
             ctx.planner.seen_running(gen_id, record.submitted_at)
         to = State.RUNNING if status in ("running", "cancel_pending") else ""
         delay = ctx.planner.next_delay(elapsed, first=False)
-        await _reschedule(ctx, record, delay, {"pollErrors": "0", "lastPolledAt": repr(time.time())}, to)
+        fields = {"pollErrors": "0", "lastPolledAt": repr(time.time()), "polls": str(record.polls)}
+        await _reschedule(ctx, record, delay, fields, to)
+        return
+    if done:
+        metrics.STATUS_CALLS_PER_JOB.observe(record.polls)
 
 
 async def _reschedule(

@@ -15,11 +15,14 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from ffgate.config import Settings
 from ffgate.redis.keys import Keys
+from ffgate.redis.reading import Reading
 from ffgate.redis.scripts import Script
 
 
@@ -60,14 +63,31 @@ class Breaker:
 
     async def read(self) -> BreakerState | None:
         """None while closed."""
-        raw: dict[bytes, bytes] = await self._redis.hgetall(self.key)  # type: ignore[assignment]
-        if not raw:
-            return None
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
-        open_until = float(fields.get("openUntil", "0")) / 1000
-        return BreakerState(
-            opened_at=float(fields.get("openedAt", "0")) / 1000 or open_until,
-            open_until=open_until,
-            probing=float(fields.get("probeUntil", "0")) / 1000 > time.time(),
-            reason=fields.get("reason", ""),
-        )
+        pipe = self._redis.pipeline(transaction=False)
+        parse = self.read_into(pipe)
+        return parse(await pipe.execute())
+
+    def read_into(self, pipe: Pipeline) -> Reading[BreakerState | None]:
+        """Queue the read on `pipe` (shared with other reads: one round trip); parse its answers after."""
+        pipe.hgetall(self.key)
+        return Reading(1, lambda answers: _breaker_state(answers[0]))
+
+
+def _breaker_state(raw: dict[bytes, bytes]) -> BreakerState | None:
+    if not raw:
+        return None
+    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    open_until = float(fields.get("openUntil", "0")) / 1000
+    return BreakerState(
+        opened_at=float(fields.get("openedAt", "0")) / 1000 or open_until,
+        open_until=open_until,
+        probing=float(fields.get("probeUntil", "0")) / 1000 > time.time(),
+        reason=fields.get("reason", ""),
+    )
+
+
+def state_name(breaker: BreakerState | None, now: float) -> Literal["closed", "open", "half-open"]:
+    """`closed`, `open` (nothing is sent) or `half-open` (the next submit, or one on the wire, probes)."""
+    if breaker is None:
+        return "closed"
+    return "half-open" if breaker.probing or now >= breaker.open_until else "open"

@@ -2,8 +2,9 @@
 
 Position: the jobs that will be sent before it under the fair order (ffgate.budget.fair_queue) as the queues
 stand now: the jobs ahead in its own client's queue, plus, for every other client, as many of its waiting
-jobs as come before it in the stride order (0: it is next). Reading takes three Redis round trips (the
-queues, the budget, the breaker) and O(clients) work.
+jobs as come before it in the stride order (0: it is next). Reading takes one Redis round trip for any
+number of queued jobs (`places`: the queues, the budget and the breaker in one pipeline) and O(clients)
+work per job.
 
 ETA: when the budget (ffgate.budget.org_budget) lets that many requests go, counting the pacing, the 60 s
 window, the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share
@@ -18,6 +19,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from ffgate.budget.breaker import BreakerState
 from ffgate.budget.fair_queue import RATE_TAU_S, STRIDE, FairQueue
@@ -25,6 +30,7 @@ from ffgate.budget.org_budget import BudgetState
 from ffgate.clock import DAY_S
 from ffgate.generations.records import Record
 from ffgate.generations.states import State, Status
+from ffgate.redis.reading import Reading
 
 
 @dataclass(frozen=True)
@@ -48,35 +54,60 @@ class Snapshot:
     back_at: float | None  # while it waits out a back-off: when it rejoins its queue (epoch s)
 
 
-async def snapshot(queue: FairQueue, client: str, gen_id: str, enqueued_at: float) -> Snapshot:
-    """The fair order as it stands, seen from one queued job (one round trip)."""
+@dataclass(frozen=True)
+class Order:
+    """The fair order as it stands: every lane's place, for any number of queued jobs at once."""
+
+    active: dict[str, tuple[int, int]]  # client -> (pass, queued)
+    passes: dict[str, int]
+    vtime: int
+    rates: dict[str, float]
+    weights: dict[str, int]
+
+    def lane(self, name: str) -> Lane:
+        pass_, queued = self.active.get(name, (max(self.vtime, self.passes.get(name, 0)), 0))
+        stride = STRIDE // self.weights.get(name, 1)
+        return Lane(name, pass_, stride, queued, self.rates.get(name, 0.0))
+
+    def seen_from(self, client: str, rank: int, back_at: float | None) -> Snapshot:
+        names = set(self.active) | {n for n, r in self.rates.items() if r > 1e-3}
+        return Snapshot(
+            own=self.lane(client),
+            rank=rank,
+            others=[self.lane(n) for n in sorted(names - {client})],
+            back_at=back_at,
+        )
+
+
+async def _read_order(queue: FairQueue, pipe: Pipeline) -> Reading[Order]:
+    """Queue the read of the fair order on `pipe`; parse it from its answers after."""
     k = queue.keys
-    pipe = queue.redis.pipeline(transaction=False)
     await queue.lanes(pipe)
     pipe.hgetall(k.queue_passes)
     pipe.get(k.queue_vtime)
     pipe.hgetall(k.queue_rates)
-    pipe.zrank(k.queue(client), gen_id)
-    pipe.zcount(k.queue(client), "-inf", f"({enqueued_at!r}")
-    pipe.zscore(k.schedule, f"submit:{gen_id}")
-    flat, raw_passes, raw_vtime, raw_rates, rank, earlier, back_at = await pipe.execute()
-    now = time.time()
-    passes = {c.decode(): int(float(p)) for c, p in raw_passes.items()}
-    vtime = int(float(raw_vtime or 0))
-    active = {flat[i].decode(): (int(float(flat[i + 1])), int(flat[i + 2])) for i in range(0, len(flat), 3)}
-    rates = {name.decode(): arrival_rate(raw.decode(), now) for name, raw in raw_rates.items()}
 
-    def lane(name: str) -> Lane:
-        pass_, queued = active.get(name, (max(vtime, passes.get(name, 0)), 0))
-        stride = STRIDE // queue.weights.get(name, 1)
-        return Lane(name, pass_, stride, queued, rates.get(name, 0.0))
+    def parse(answers: list[Any]) -> Order:
+        flat, raw_passes, raw_vtime, raw_rates = answers
+        now = time.time()
+        return Order(
+            active={
+                flat[i].decode(): (int(float(flat[i + 1])), int(flat[i + 2])) for i in range(0, len(flat), 3)
+            },
+            passes={c.decode(): int(float(p)) for c, p in raw_passes.items()},
+            vtime=int(float(raw_vtime or 0)),
+            rates={name.decode(): arrival_rate(raw.decode(), now) for name, raw in raw_rates.items()},
+            weights=queue.weights,
+        )
 
-    names = set(active) | {n for n, r in rates.items() if r > 1e-3}
-    return Snapshot(
-        own=lane(client),
-        rank=int(rank) if rank is not None else int(earlier),
-        others=[lane(n) for n in sorted(names - {client})],
-        back_at=float(back_at) if rank is None and back_at is not None else None,
+    return Reading(4, parse)
+
+
+def _seen(order: Order, client: str, rank: Any, earlier: Any, back_at: Any) -> Snapshot:
+    return order.seen_from(
+        client,
+        int(rank) if rank is not None else int(earlier),
+        float(back_at) if rank is None and back_at is not None else None,
     )
 
 
@@ -168,16 +199,8 @@ def eta(
 
 async def estimate(queue: FairQueue, record: Record) -> tuple[int, float]:
     """(position, seconds until sent) of a queued job, from the queues and the budget as they are now."""
-    if record.state != State.QUEUED:
-        return 0, 0.0  # `sending`: it is being sent
-    enqueued_at = record.enqueued_at or time.time()
-    snap = await snapshot(queue, record.client_id, record.id, enqueued_at)
-    budget = await queue.budget.read()
-    breaker = await queue.breaker.read()
-    wait = eta(snap.own, snap.rank, snap.others, budget, breaker)
-    if snap.back_at is not None:
-        wait = max(wait, snap.back_at - budget.now)
-    return position(snap.own, snap.rank, snap.others), wait
+    place = (await places(queue, [record]))[0]
+    return (place.position, place.eta_s) if place else (0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -188,9 +211,41 @@ class QueuePlace:
     eta_s: float
 
 
+async def places(queue: FairQueue | None, records: list[Record]) -> list[QueuePlace | None]:
+    """The place of every queued job of `records` (None for the others), from one snapshot of the queues,
+    the budget and the breaker: one Redis round trip however many there are (none if none is queued)."""
+    queued = [r for r in records if r.status == Status.QUEUED]
+    if queue is None or not queued:
+        return [None] * len(records)
+    k = queue.keys
+    pipe = queue.redis.pipeline(transaction=False)
+    order_read = await _read_order(queue, pipe)
+    budget_read = queue.budget.read_into(pipe)
+    breaker_read = queue.breaker.read_into(pipe)
+    waiting = [r for r in queued if r.state == State.QUEUED]  # `sending`: it is being sent
+    for r in waiting:
+        pipe.zrank(k.queue(r.client_id), r.id)
+        pipe.zcount(k.queue(r.client_id), "-inf", f"({(r.enqueued_at or time.time())!r}")
+        pipe.zscore(k.schedule, f"submit:{r.id}")
+    try:
+        answers = await pipe.execute()
+    except NoScriptError:  # Redis restarted or failed over: its script cache is empty
+        queue.forget_loaded_scripts()
+        return await places(queue, records)
+    a, b = order_read.size, order_read.size + budget_read.size
+    c = b + breaker_read.size
+    order, budget, breaker = order_read(answers[:a]), budget_read(answers[a:b]), breaker_read(answers[b:c])
+    found: dict[str, QueuePlace] = {}
+    for i, r in enumerate(waiting):
+        snap = _seen(order, r.client_id, *answers[c + 3 * i : c + 3 * i + 3])
+        wait = eta(snap.own, snap.rank, snap.others, budget, breaker)
+        if snap.back_at is not None:
+            wait = max(wait, snap.back_at - budget.now)
+        found[r.id] = QueuePlace(position=position(snap.own, snap.rank, snap.others), eta_s=wait)
+    sending = QueuePlace(position=0, eta_s=0.0)
+    return [found.get(r.id, sending) if r.status == Status.QUEUED else None for r in records]
+
+
 async def queue_place(queue: FairQueue | None, record: Record) -> QueuePlace | None:
     """None unless the job is queued."""
-    if record.status != Status.QUEUED or queue is None:
-        return None
-    ahead, wait = await estimate(queue, record)
-    return QueuePlace(position=ahead, eta_s=wait)
+    return (await places(queue, [record]))[0]

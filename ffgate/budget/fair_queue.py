@@ -139,6 +139,10 @@ class FairQueue:
         found = await pipe.execute()
         return [(client, i.decode()) for client, ids in zip(clients, found, strict=True) for i in ids]
 
+    def forget_loaded_scripts(self) -> None:
+        """Redis answered NOSCRIPT to a pipeline: load the scripts again before the next one."""
+        self._lanes.forget_loaded()
+
     async def lanes(self, pipe: Pipeline) -> None:
         """Queue, on `pipe`, the read of every client with waiting jobs: name, pass, queue length, ..."""
         keys, args = {"queues": self.keys.queue_clients}, {"queue_prefix": self.keys.queue_prefix}

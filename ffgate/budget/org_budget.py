@@ -23,11 +23,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from ffgate.clock import seconds_to_utc_midnight, utc_day
 from ffgate.redis.keys import Keys
+from ffgate.redis.reading import Reading
 from ffgate.redis.scripts import Script
 
 MINUTE_MS = 60_000
@@ -117,26 +120,35 @@ class UpstreamBudget:
         await self._pause(keys={"pause": pause_key}, args={"ms": max(1, int(seconds * 1000))})
 
     async def read(self) -> BudgetState:
+        pipe = self._redis.pipeline(transaction=False)
+        parse = self.read_into(pipe)
+        return parse(await pipe.execute())
+
+    def read_into(self, pipe: Pipeline) -> Reading[BudgetState]:
+        """Queue the read on `pipe` (shared with other reads: one round trip); parse its answers after."""
         now = datetime.now(UTC)
         window, day, pause, pace = self.lua_keys(now).values()
         now_ms = now.timestamp() * 1000
-        pipe = self._redis.pipeline(transaction=False)
         pipe.pttl(pause)
         pipe.get(pace)
         pipe.zrangebyscore(window, f"({now_ms - MINUTE_MS}", "+inf", withscores=True)
         pipe.get(day)
-        paused_ms, pace_at, entries, used = await pipe.execute()
-        return BudgetState(
-            now=now.timestamp(),
-            rpm=self.rpm,
-            rpd=self.rpd,
-            burst=self.burst,
-            paused_until=now.timestamp() + max(0, paused_ms) / 1000,
-            pace_at=float(pace_at) / 1000 if pace_at else 0.0,
-            window=[score / 1000 for _, score in entries],
-            used_today=int(used or 0),
-            next_midnight=now.timestamp() + _to_midnight_ms(now) / 1000,
-        )
+
+        def parse(answers: list[Any]) -> BudgetState:
+            paused_ms, pace_at, entries, used = answers
+            return BudgetState(
+                now=now.timestamp(),
+                rpm=self.rpm,
+                rpd=self.rpd,
+                burst=self.burst,
+                paused_until=now.timestamp() + max(0, paused_ms) / 1000,
+                pace_at=float(pace_at) / 1000 if pace_at else 0.0,
+                window=[score / 1000 for _, score in entries],
+                used_today=int(used or 0),
+                next_midnight=now.timestamp() + _to_midnight_ms(now) / 1000,
+            )
+
+        return Reading(4, parse)
 
 
 def _to_midnight_ms(now: datetime) -> int:

@@ -75,15 +75,39 @@ def entry_point(target: str) -> Callable[..., None]:
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8080) -> None:
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Gateway processes sharing the port (uvicorn workers); /metrics adds up all of them.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
+) -> None:
     """Run the gateway: the HTTP API that internal clients call."""
-    entry_point("service.app:serve")(load_settings(), host, port)
+    entry_point("service.app:serve")(load_settings(), host, port, workers)
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /metrics, /healthz and /readyz on this port (0: none). "
+            "Default: FFGATE_WORKER_METRICS_PORT.",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+) -> None:
     """Run one worker: sends queued jobs to Firefly, polls them, delivers webhooks. Stops on SIGTERM."""
-    entry_point("worker.main:run")(load_settings())
+    settings = load_settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"worker_metrics_port": metrics_port})
+    entry_point("worker.main:run")(settings)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from ffgate import metrics
 from ffgate.budget.fair_queue import RATE_TAU_S
 from ffgate.clients.api_keys import ApiKeys, Caller
 from ffgate.clients.authentication import UNKNOWN_KEY, Credentials, Principal, admit
@@ -160,6 +161,7 @@ class Admission:
             raw: dict[bytes, bytes] = await self._redis.hgetall(k.generation(gen_id))  # type: ignore[assignment]
             return principal, Record.from_hash(raw)
         record.client_id = detail  # (`lastWebhookId`, when a delivery was made, is only read from Redis)
+        metrics.GENERATIONS_CREATED.inc()
         return principal, record
 
 

@@ -23,11 +23,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from rq import Queue, Retry
 
+from ffgate import metrics
 from ffgate.clock import utcnow
 from ffgate.generations.states import TERMINAL, State, Status, public_status
 from ffgate.redis.keys import Keys
@@ -153,6 +155,20 @@ class Record:
 _EMPTY: tuple[Any, ...] = (None, "", 0, False, [])  # a dict is kept even empty: `metadata: {}` stays `{}`
 
 
+def _observe(to: str, fields: dict[str, Any] | None, created: str, submitted: str) -> None:
+    """Count a generation sent or finished, with the time it spent in each stage."""
+    now = time.time()
+    created_at = datetime.fromisoformat(created).timestamp() if created else None
+    if to == State.SUBMITTED:
+        metrics.generation_sent(created_at, now)
+        return
+    err = (fields or {}).get("error")
+    code = (json.loads(err) if isinstance(err, str) else err or {}).get("code")
+    metrics.generation_finished(
+        str(to), code, created_at=created_at, submitted_at=float(submitted) if submitted else None, now=now
+    )
+
+
 def enqueue_cancel(queue: Queue, gen_id: str) -> None:
     """Queue the RQ job that asks Firefly to cancel `gen_id`, retried while Firefly is unreachable."""
     queue.enqueue_call(
@@ -174,6 +190,7 @@ class JobStore:
         self._ttl = result_ttl_s
         self._transition = Script(redis, "transition")
         self._claim = Script(redis, "claim_due")
+        self._page = Script(redis, "client_page")
 
     async def get(self, gen_id: str) -> Record | None:
         raw: dict[bytes, bytes] = await self._redis.hgetall(self.keys.generation(gen_id))  # type: ignore[assignment]
@@ -192,7 +209,7 @@ class JobStore:
         rest: list[str] = []
         for name, value in (fields or {}).items():
             rest += [name, value if isinstance(value, str) else _json(value)]
-        ok, before = await self._transition(
+        ok, before, *times = await self._transition(
             keys={"record": self.keys.generation(gen_id), "schedule": self.keys.schedule},
             args={
                 "allowed": allowed if isinstance(allowed, str) else ",".join(allowed),
@@ -209,6 +226,8 @@ class JobStore:
             },
             rest=rest,
         )
+        if ok and to in (State.SUBMITTED, *TERMINAL):
+            _observe(to, fields, *(t.decode() if isinstance(t, bytes) else str(t) for t in times))
         return bool(ok), before.decode() if isinstance(before, bytes) else str(before)
 
     async def get_many(self, gen_ids: list[str]) -> list[Record | None]:
@@ -218,17 +237,25 @@ class JobStore:
         rows: list[dict[bytes, bytes]] = await pipe.execute()
         return [Record.from_hash(raw) if raw else None for raw in rows]
 
-    async def owned_by(self, client_id: str, below: int | None, count: int) -> list[tuple[str, int]]:
-        """Up to `count` of the client's job ids, newest first, created before position `below`."""
-        rows: Any = await self._redis.zrevrangebyscore(
-            self.keys.client_generations(client_id),
-            "+inf" if below is None else f"({below}",
-            "-inf",
-            start=0,
-            num=count,
-            withscores=True,
+    async def page(
+        self, client_id: str, below: int | None, count: int
+    ) -> list[tuple[str, int, Record | None]]:
+        """Up to `count` of the client's jobs, newest first, created before position `below`, with their
+        records (None: expired) in one round trip."""
+        rows = await self._page(
+            keys={"index": self.keys.client_generations(client_id)},
+            args={
+                "below": "+inf" if below is None else f"({below}",
+                "count": count,
+                "record_prefix": self.keys.generation(""),
+            },
         )
-        return [(member.decode(), int(score)) for member, score in rows]
+        found = []
+        for i in range(0, len(rows), 3):
+            flat = rows[i + 2]
+            raw = dict(zip(flat[::2], flat[1::2], strict=True))
+            found.append((rows[i].decode(), int(float(rows[i + 1])), Record.from_hash(raw) if raw else None))
+        return found
 
     async def forget(self, client_id: str, gen_ids: list[str]) -> None:
         """Drop expired jobs from the client's index."""

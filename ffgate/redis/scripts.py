@@ -23,6 +23,7 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 _HEADER = re.compile(r"^-- (uses|KEYS|ARGV):(.*)$", re.MULTILINE)
 
@@ -68,7 +69,9 @@ class Script:
 
     def __init__(self, redis: aioredis.Redis, name: str) -> None:
         self.source = source(name)
+        self._redis = redis
         self._script = redis.register_script(self.source.text)
+        self._loaded = False  # known to be in Redis's script cache (for pipelines)
 
     async def __call__(
         self,
@@ -85,6 +88,17 @@ class Script:
             )
         if rest and src.rest is None:
             raise TypeError(f"script {src.name} takes no variable arguments")
-        return await self._script(
-            keys=[keys[k] for k in src.keys], args=[*(args[a] for a in src.args), *rest], client=client
-        )
+        keys_, args_ = [keys[k] for k in src.keys], [*(args[a] for a in src.args), *rest]
+        if isinstance(client, Pipeline):
+            # redis-py's pipeline asks SCRIPT EXISTS first, every time: one more round trip. Loaded once,
+            # the script goes by EVALSHA alone; after a Redis restart or failover, the pipeline answers
+            # NoScriptError once (`forget_loaded`) and the next one loads it again.
+            if not self._loaded:
+                await self._redis.script_load(src.text)
+                self._loaded = True
+            client.evalsha(self._script.sha, len(keys_), *keys_, *args_)
+            return None
+        return await self._script(keys=keys_, args=args_, client=client)
+
+    def forget_loaded(self) -> None:
+        self._loaded = False

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
+from ffgate import metrics
 from ffgate.budget.org_budget import UpstreamBudget
 from ffgate.config import Settings
 from ffgate.errors import (
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 LOCK_TTL_S = 15.0
 LOCK_WAIT_S = 15.0
 LISTING_WAIT_S = 5.0  # a listing (inside a client's request) waits this long for the reads budget at most
+FETCH_FAILURE_MEMORY_S = 60.0  # readiness: a failed token fetch counts this long, unless a token turns up
+_METHODS = {"generate": "POST", "status": "GET", "models": "GET", "cancel": "PUT"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,33 @@ class TokenCustody:
         self._lock_key = keys.ims_lock(self._client_id)
         self._local: tuple[str, float] | None = None  # (token, monotonic deadline)
         self._local_lock = asyncio.Lock()
+        self._failed: tuple[float, str] | None = None  # (monotonic, outcome) of a failed last fetch
+        self._probed_at: float | None = None  # when readiness last fetched a token itself
+
+    def _fetched(self, ok: bool, outcome: str) -> None:
+        metrics.IMS_TOKEN_FETCHES.labels(outcome).inc()
+        self._failed = None if ok else (time.monotonic(), outcome)
+
+    async def unusable(self) -> str | None:
+        """Why no token can be had now (None: one can), for readiness probes, which must not each ask IMS:
+        a token held here or shared in Redis is usable; without one, the last fetch's failure within
+        FETCH_FAILURE_MEMORY_S is the answer; only when there is neither a token nor a recent attempt is
+        one fetched (at most once per FETCH_FAILURE_MEMORY_S per process, then shared with every process)."""
+        if self._local and time.monotonic() < self._local[1]:
+            return None
+        if await self._redis.pttl(self._key) > 0:  # another process fetched one: shared here too
+            return None
+        now = time.monotonic()
+        if self._failed and now - self._failed[0] < FETCH_FAILURE_MEMORY_S:
+            return f"the last IMS token fetch, {now - self._failed[0]:.0f}s ago, failed ({self._failed[1]})"
+        if self._probed_at is not None and now - self._probed_at < FETCH_FAILURE_MEMORY_S:
+            return None  # fetched a moment ago, and expired or dropped since: the next call fetches again
+        self._probed_at = now
+        try:
+            await self.get()
+        except UpstreamError as exc:
+            return exc.detail
+        return None
 
     @property
     def client_id(self) -> str:
@@ -138,10 +168,15 @@ class TokenCustody:
         try:
             response = await self._http.post(self._settings.ims_token_url, data=form)
         except httpx.TransportError as exc:
+            metrics.upstream_call("ims_token", None)
+            self._fetched(False, "unavailable")
             raise UpstreamUnavailable(f"Adobe IMS unreachable: {type(exc).__name__}") from None
+        metrics.upstream_call("ims_token", response.status_code)
         if response.status_code >= 500:
+            self._fetched(False, "unavailable")
             raise UpstreamUnavailable("Adobe IMS is unavailable", upstream_status=response.status_code)
         if response.status_code != 200:
+            self._fetched(False, "refused")
             code = _json(response).get("error", "ims_error")
             raise UpstreamAuthError(
                 f"Adobe IMS refused the credentials ({response.status_code} {code})",
@@ -152,7 +187,9 @@ class TokenCustody:
         token = body.get("access_token")
         expires_in = int(body.get("expires_in", 0))
         if not isinstance(token, str) or expires_in <= 0:
+            self._fetched(False, "refused")
             raise UpstreamAuthError("Adobe IMS answered without a usable token")
+        self._fetched(True, "ok")
         # Keep it until `margin` before expiry; a short-lived token is kept for at least half its life.
         keep_s = max(expires_in - self._settings.token_refresh_margin_s, expires_in // 2, 1)
         await self._redis.set(self._key, token, ex=keep_s)
@@ -192,7 +229,7 @@ class Firefly:
         while True:
             params = {"publishedState": published_state, "start": str(start), "limit": str(limit)}
             url = f"{self._settings.firefly_base}/v3/custom-models"
-            body = _json(await self._read("GET", url, request_id, LISTING_WAIT_S, params=params))
+            body = _json(await self._read("models", url, request_id, LISTING_WAIT_S, params=params))
             page = body.get("custom_models") or []
             items.extend(page)
             total = int(body.get("total_count") or 0)
@@ -208,7 +245,9 @@ class Firefly:
         url = f"{self._settings.firefly_base}/v3/images/generate-async"
         body = {name: value for name, value in request.items() if name != "modelVersion"}
         headers = {"x-model-version": str(request.get("modelVersion") or self._settings.model_version)}
-        response = await self._call("POST", url, request_id, json=body, headers=headers, budget=self.budget)
+        response = await self._call(
+            "generate", url, request_id, json=body, headers=headers, budget=self.budget
+        )
         body = _json(response)
         try:
             return Accepted(str(body["jobId"]), str(body["statusUrl"]), str(body["cancelUrl"]))
@@ -217,13 +256,13 @@ class Firefly:
 
     async def status(self, status_url: str, request_id: str) -> dict[str, Any]:
         """Raises UpstreamRateLimited at once, without a request, when the reads budget is spent."""
-        return _json(await self._read("GET", status_url, request_id, 0.0))
+        return _json(await self._read("status", status_url, request_id, 0.0))
 
     async def cancel(self, cancel_url: str, request_id: str) -> None:
-        await self._call("PUT", cancel_url, request_id)
+        await self._call("cancel", cancel_url, request_id)
 
     async def _read(
-        self, method: str, url: str, request_id: str, max_wait_s: float, **kwargs: Any
+        self, endpoint: str, url: str, request_id: str, max_wait_s: float, **kwargs: Any
     ) -> httpx.Response:
         """A call that spends the reads budget, waiting for it up to `max_wait_s`."""
         member = f"read-{secrets.token_hex(6)}"
@@ -237,19 +276,20 @@ class Firefly:
                 )
             await asyncio.sleep(wait)
         try:
-            return await self._call(method, url, request_id, budget=self.reads, **kwargs)
+            return await self._call(endpoint, url, request_id, budget=self.reads, **kwargs)
         finally:
             await self.reads.settle(member)
 
     async def _call(
         self,
-        method: str,
+        endpoint: str,
         url: str,
         request_id: str,
         budget: UpstreamBudget | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         extra_headers: dict[str, str] = kwargs.pop("headers", {})
+        method = _METHODS[endpoint]
         for attempt in (1, 2):
             token = await self.tokens.get()
             headers = {
@@ -261,11 +301,15 @@ class Firefly:
             }
             try:
                 response = await self._http.request(method, url, headers=headers, **kwargs)
+                metrics.upstream_call(endpoint, response.status_code)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                metrics.upstream_call(endpoint, None)
                 raise UpstreamUnavailable(f"Firefly unreachable: {type(exc).__name__}") from None
             except httpx.TimeoutException as exc:
+                metrics.upstream_call(endpoint, None)
                 raise UpstreamTimeout(f"Firefly did not answer in time: {type(exc).__name__}") from None
             except httpx.TransportError as exc:
+                metrics.upstream_call(endpoint, None)
                 raise UpstreamTimeout(
                     f"Firefly connection failed mid-request: {type(exc).__name__}"
                 ) from None
@@ -278,6 +322,7 @@ class Firefly:
             except UpstreamRateLimited as exc:
                 log.warning("Firefly 429 (level %s); pausing for %.1fs", exc.level, exc.retry_after_s)
                 if budget is not None:
+                    metrics.RETRY_AFTER_PAUSES.inc()
                     await budget.pause(exc.retry_after_s)
                 raise
             return response

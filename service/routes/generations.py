@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from ffgate.budget.eta import queue_place
+from ffgate.budget.eta import places, queue_place
 from ffgate.generations.records import Record
 from ffgate.generations.states import Status
 from ffgate.generations.views import Generation
@@ -40,6 +40,12 @@ async def _present(runtime: RuntimeDep, record: Record) -> Generation:
     """The generation as clients see it: with its place and ETA while it waits in the fair queue."""
     queue = await queue_place(runtime.fairqueue, record)
     return Generation.from_record(record, _base(runtime), queue)
+
+
+async def present_all(runtime: RuntimeDep, records: list[Record]) -> list[Generation]:
+    """A page of generations as clients see them: the queued ones' places from one snapshot."""
+    found = await places(runtime.fairqueue, records)
+    return [Generation.from_record(r, _base(runtime), q) for r, q in zip(records, found, strict=True)]
 
 
 @router.post(
@@ -115,7 +121,7 @@ async def list_generations(
     (even none) and still have a next one.
     """
     records, next_cursor = await generations.list_own(runtime, principal, status, limit, cursor)
-    return GenerationList(items=[await _present(runtime, r) for r in records], nextCursor=next_cursor)
+    return GenerationList(items=await present_all(runtime, records), nextCursor=next_cursor)
 
 
 def preferred_wait(prefer: str | None, limit: int) -> int | None:

@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ffgate import metrics as exported
 from ffgate.budget.breaker import BreakerState
-from ffgate.errors import ServiceUnavailable, UpstreamError
+from ffgate.errors import ServiceUnavailable
 from service.deps import RuntimeDep
 from service.schemas import Health, problem_responses
 
@@ -30,21 +30,22 @@ async def healthz() -> Health:
     responses=problem_responses(503),
 )
 async def readyz(runtime: RuntimeDep) -> Health:
-    """200 when Redis answers and the Adobe credential yields an IMS token; 503 otherwise.
+    """200 when this gateway can take work: Redis answers, an IMS token is at hand or obtainable (from
+    what the process knows: no call to Adobe per probe), and it is not shutting down; 503 otherwise.
 
     While the circuit breaker holds submits back (Firefly kept failing), the answer is still 200, with
     `status: degraded` and a `detail`: the gateway keeps queueing jobs, which is what it should be routed
     to do, and they are sent once Firefly recovers."""
+    if runtime.draining:
+        raise ServiceUnavailable("The gateway is shutting down.")
     try:
         await asyncio.wait_for(runtime.redis.ping(), runtime.settings.redis_timeout_s)  # no retries
     except Exception as exc:
         raise ServiceUnavailable(f"Redis does not answer ({type(exc).__name__}).") from None
     if runtime.firefly is None:
         raise ServiceUnavailable("FFGATE_ADOBE_CLIENT_ID / FFGATE_ADOBE_CLIENT_SECRET are not set.")
-    try:
-        await runtime.firefly.tokens.get()
-    except UpstreamError as exc:
-        raise ServiceUnavailable(f"The Adobe credential is not usable: {exc.detail}") from None
+    if reason := await runtime.firefly.tokens.unusable():
+        raise ServiceUnavailable(f"The Adobe credential is not usable: {reason}.")
     breaker = await runtime.fairqueue.breaker.read() if runtime.fairqueue else None
     if breaker is not None:
         return Health(status="degraded", detail=describe(breaker, time.time()))
@@ -66,6 +67,8 @@ def describe(breaker: BreakerState, now: float) -> str:
 
 
 @router.get("/metrics", operation_id="metrics", response_class=Response)
-async def metrics() -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus text format: this gateway's counters (all of its processes' under `--workers N`) and the
+    shared state (queues, budget, breaker) read from Redis now."""
+    body = exported.render(await exported.cluster_state(runtime.fairqueue))
+    return Response(body, media_type=exported.CONTENT_TYPE_LATEST)

@@ -130,7 +130,7 @@ def test_health_ready_and_metrics(stack: Stack) -> None:
     assert httpx.get(f"{url}/readyz").status_code == 200
     metrics = httpx.get(f"{url}/metrics")
     assert metrics.status_code == 200
-    assert "ffgate_http_requests_total" in metrics.text
+    assert "ffgate_http_request_duration_seconds" in metrics.text
 
 
 def test_negative_prompt_on_a_style_model_is_accepted_with_a_warning_and_not_sent(stack: Stack) -> None:

@@ -6,7 +6,8 @@
 -- ARGV: allowed to now_iso schedule_op result_ttl channel gen_id delivery_prefix delivery_ttl now wake fields...
 -- `schedule_op`: '' leave it, 'rem' remove the job's entries, '<kind>:<due>' schedule `<kind>:<id>` (a
 -- terminal state removes `poll:` and `submit:` entries either way).
--- Answers {applied 0|1, state before ('' when there is no record)}.
+-- Answers {applied 0|1, state before ('' when there is no record), createdAt, submittedAt} (the last two
+-- when applied, '' when not set: for the stage timings).
 local cur = redis.call('HGET', K.record, 'state')
 if not cur then return {0, ''} end
 if A.allowed ~= '*' and not string.find(',' .. A.allowed .. ',', ',' .. cur .. ',', 1, true) then
@@ -44,4 +45,5 @@ if op ~= '' and op ~= 'rem' then  -- e.g. `copy:<due>` with a success: its outpu
   redis.call('ZADD', K.schedule, tonumber(score), kind .. ':' .. A.gen_id)
   if kind == 'poll' then redis.call('ZREM', K.schedule, 'submit:' .. A.gen_id) end
 end
-return {1, cur}
+local times = redis.call('HMGET', K.record, 'createdAt', 'submittedAt')
+return {1, cur, times[1] or '', times[2] or ''}
