@@ -9,7 +9,7 @@ CLIENT := clients/python
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
-.PHONY: install dev test check bench-read-path bench-inflight bench-notify bench-submit bench-budget redis newman chromium
+.PHONY: install dev test check bench-read-path bench-inflight bench-notify bench-submit bench-budget bench-mirror redis newman chromium
 
 install: $(STAMP)
 
@@ -80,3 +80,6 @@ bench-submit: install redis
 
 bench-budget: install redis
 	$(BIN)/python bench/budget.py
+
+bench-mirror: install redis
+	$(BIN)/python bench/mirror.py

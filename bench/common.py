@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from ffgate.cli.processes import Child, stop_children
+from tests.stack import free_port
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -36,3 +43,25 @@ async def submit_generations(
             return gen_id
 
         return await asyncio.gather(*(one(body) for body in bodies))
+
+
+def start_reference_app(
+    module: str, args: list[str], env: dict[str, str], probe: Callable[[str], httpx.Response]
+) -> tuple[Child, str]:
+    """Start `python -m <module> --port P <args>` (a bare app to compare against) and wait until `probe`,
+    given its base URL, gets a 2xx; the child and its base URL."""
+    port = free_port()
+    env = env | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    argv = [sys.executable, "-m", module, "--port", str(port), *args]
+    child = Child("bare", subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, process_group=0))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            probe(base).raise_for_status()
+            return child, base
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or child.proc.poll() is not None:
+                stop_children([child])
+                raise
+            time.sleep(0.1)

@@ -29,13 +29,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import start_reference_app
 from emulator.seed import ROUTER_MODEL_ID
 from ffgate.cli.processes import Child, stop_children
 from tests.stack import free_port, running_stack
@@ -103,21 +103,9 @@ def wrk(
 
 
 def start_bare_app(stack_env: dict[str, str]) -> tuple[Child, str]:
-    port = free_port()
-    env = stack_env | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    argv = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
-    child = Child("bare", subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, process_group=0))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.post(f"{base}/bare/create", json=BODY, timeout=1).raise_for_status()
-            return child, base
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or child.proc.poll() is not None:
-                stop_children([child])
-                raise
-            time.sleep(0.1)
+    return start_reference_app(
+        "bench.bare_app", [], stack_env, lambda base: httpx.post(f"{base}/bare/create", json=BODY, timeout=1)
+    )
 
 
 def main() -> None:

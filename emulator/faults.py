@@ -11,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from emulator.errors import Endpoint
 from emulator.jobs import Outcome
 
+# `image`: the presigned output URLs (S3 in Adobe's deployment), which answer S3 XML errors.
+FaultEndpoint = Endpoint | Literal["image"]
+
 
 class FaultIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: Endpoint
+    endpoint: FaultEndpoint
     status: int | None = Field(503, ge=400, le=599, description="None: only delay, then answer normally.")
     count: int | None = Field(None, ge=1, description="Matching requests affected; None: no count limit.")
     durationS: float | None = Field(None, gt=0, description="Active this long from now; None: no time limit.")
@@ -52,7 +55,7 @@ class FaultBook:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take(self, endpoint: Endpoint, now: float) -> FaultIn | None:
+    def take(self, endpoint: FaultEndpoint, now: float) -> FaultIn | None:
         """The first live fault for `endpoint`, spending one of its count."""
         self._faults = [f for f in self._faults if f.until is None or now < f.until]
         for fault in self._faults:

@@ -15,6 +15,7 @@ import random
 import secrets
 import textwrap
 import time
+import zlib
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
@@ -80,8 +81,11 @@ def capped_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def render(seed: int, prompt: str, width: int, height: int, image_format: str) -> bytes:
-    """Encoded image bytes; CPU-bound, so call it from a worker thread."""
+def render(
+    seed: int, prompt: str, width: int, height: int, image_format: str, pad: tuple[int, int] = (0, 0)
+) -> bytes:
+    """Encoded image bytes, padded to a size within `pad` (min, max bytes) when given; CPU-bound, so call it
+    from a worker thread."""
     digest = hashlib.sha256(f"{seed}\x00{prompt}".encode()).digest()
     rng = random.Random(digest)
     mask = Image.linear_gradient("L")
@@ -109,7 +113,33 @@ def render(seed: int, prompt: str, width: int, height: int, image_format: str) -
         image.save(out, format="PNG")
     else:
         image.save(out, format="JPEG", quality=85)
-    return out.getvalue()
+    low, high = pad
+    if not low and not high:
+        return out.getvalue()
+    target = rng.randint(low, max(low, high))
+    return _padded(out.getvalue(), image_format, target, rng)
+
+
+_JPEG_SEGMENT = 65533  # a COM segment's payload at most (its length field counts itself)
+
+
+def _padded(data: bytes, image_format: str, target: int, rng: random.Random) -> bytes:
+    """`data` grown to about `target` bytes with filler decoders skip (and Pillow reads past). The filler
+    repeats a short random pattern, built with a few large copies rather than byte by byte."""
+    missing = target - len(data)
+    if missing <= 0:
+        return data
+    pattern = rng.randbytes(64)
+    if image_format == "png":
+        filler = (pattern * (missing // 64 + 1))[:missing]
+        chunk = b"ffPd" + filler  # ancillary, private, safe to copy: ignored by every decoder
+        crc = zlib.crc32(chunk).to_bytes(4, "big")
+        end = data.rindex(b"IEND") - 4
+        return b"".join((data[:end], len(filler).to_bytes(4, "big"), chunk, crc, data[end:]))
+    full, rest = divmod(missing, _JPEG_SEGMENT + 4)
+    segment = b"\xff\xfe" + (_JPEG_SEGMENT + 2).to_bytes(2, "big") + (pattern * 1024)[:_JPEG_SEGMENT]
+    last = b"\xff\xfe" + (rest + 2).to_bytes(2, "big") + (pattern * 1024)[:rest] if rest else b""
+    return b"".join((data[:2], segment * full, last, data[2:]))  # right after SOI
 
 
 def _draw_caption(draw: ImageDraw.ImageDraw, prompt: str, footer: str, width: int, height: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FFGATE_EMULATOR_"
@@ -50,6 +50,26 @@ class EmulatorSettings(BaseSettings):
         ),
     )
     url_ttl_s: int = Field(3600, ge=1, description="Lifetime of presigned image URLs (Adobe: one hour).")
+    image_min_bytes: int = Field(
+        0,
+        ge=0,
+        le=64 * 1024 * 1024,
+        description=(
+            "Pad each output to at least this many bytes (JPEG comment segments or a private PNG chunk, "
+            "which decoders skip): realistically sized files without drawing large pictures. 0: as encoded."
+        ),
+    )
+    image_max_bytes: int = Field(
+        0, ge=0, le=64 * 1024 * 1024, description="...and at most this many (the size is picked per image)."
+    )
+
+    @model_validator(mode="after")
+    def _byte_range(self) -> EmulatorSettings:
+        if self.image_max_bytes and self.image_max_bytes < self.image_min_bytes:
+            raise ValueError(
+                "FFGATE_EMULATOR_IMAGE_MAX_BYTES must be at least FFGATE_EMULATOR_IMAGE_MIN_BYTES"
+            )
+        return self
 
     @field_validator("public_url", mode="before")
     @classmethod

@@ -177,6 +177,30 @@ class Settings(BaseSettings):
         ),
     )
     storage_create_bucket: bool = Field(False, description="Create the s3:// bucket if it does not exist.")
+    link_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "HMAC key of signed output links (16+ characters); unset: derived from FFGATE_ADMIN_KEY, so "
+            "changing the admin key then invalidates every link. The same on every gateway."
+        ),
+    )
+    link_default_expires_s: int = Field(3600, ge=1, description="A signed link's lifetime when not asked.")
+    link_max_expires_s: int = Field(7 * 86400, ge=1, description="The longest `expiresIn` a link may ask.")
+    store_redirect_s: int = Field(
+        300, ge=1, le=604800, description="Lifetime of the presigned store URL an S3 output redirects to."
+    )
+    copy_concurrency: int = Field(8, ge=1, description="Output copies (download + store) at once per worker.")
+    copy_timeout_s: float = Field(60.0, gt=0, description="One output's download and upload, at most.")
+    copy_lease_s: float = Field(
+        120.0, gt=0, description="A claimed copy comes back to the schedule (another worker) after this long."
+    )
+    copy_max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Largest output a worker will copy.")
+    reuse_across_clients: bool = Field(
+        False, description="A seeded request may be answered from another client's identical generation."
+    )
+    sweep_interval_s: float = Field(
+        3600.0, gt=0, description="How often one worker removes stored outputs no generation refers to."
+    )
     aws_region: str | None = Field(
         None,
         validation_alias="AWS_REGION",  # the AWS name, unprefixed; boto3 itself reads only AWS_DEFAULT_REGION
@@ -211,13 +235,13 @@ class Settings(BaseSettings):
     )
     worker_metrics_host: str = Field("0.0.0.0", description="Address the worker's metrics port listens on.")
 
-    @field_validator("admin_key", "key_pepper", mode="before")
+    @field_validator("admin_key", "key_pepper", "link_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `FFGATE_KEY_PEPPER=` in a compose file must not become an empty (public) HMAC key.
         return None if value == "" else value
 
-    @field_validator("key_pepper")
+    @field_validator("key_pepper", "link_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:

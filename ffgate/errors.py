@@ -8,6 +8,7 @@
     │   └── ObjectNotFound           404  no object under that key in the output store
     ├── MethodNotAllowed             405
     ├── Conflict                     409  e.g. cancel of a finished job
+    ├── Gone                         410  an output whose copy failed after Firefly's URL expired
     ├── PayloadTooLarge              413
     ├── RangeNotSatisfiable          416  a byte range that starts past the end of a stored object
     ├── UnsupportedMediaType         415
@@ -94,6 +95,10 @@ class MethodNotAllowed(FfgateError):
 
 class Conflict(FfgateError):
     status, slug, title = 409, "conflict", "Conflict"
+
+
+class Gone(FfgateError):
+    status, slug, title = 410, "gone", "Gone"
 
 
 class PayloadTooLarge(FfgateError):

@@ -1,6 +1,6 @@
 """The connections every ffgate process opens once: Redis (async, and sync for RQ), the upstream HTTP
-client, the RQ queue, the job store, the webhook deliveries, the Firefly client and the fair queue. The
-gateway and the worker extend it.
+client, the RQ queue, the job store, the webhook deliveries, the Firefly client, the fair queue and the
+output store. The gateway and the worker extend it.
 
 Every Redis client of ffgate is made here (`open_redis`, `open_sync_redis`), from FFGATE_REDIS_URL or, with
 FFGATE_REDIS_SENTINELS, through Redis Sentinel: the sentinels name the primary, a connection asks them again
@@ -37,7 +37,9 @@ from ffgate.budget.breaker import Breaker
 from ffgate.budget.fair_queue import FairQueue
 from ffgate.config import Settings
 from ffgate.generations.records import JobStore
+from ffgate.generations.stored import StoredOutputs
 from ffgate.redis.keys import Keys
+from ffgate.storage import ObjectStore, open_store
 from ffgate.upstream.firefly import Firefly
 from ffgate.webhooks.schedule import Deliveries
 
@@ -298,6 +300,8 @@ class Connections:
     deliveries: Deliveries
     firefly: Firefly | None  # None until the Adobe credential is configured
     fairqueue: FairQueue | None  # the queued jobs, the budget and the breaker of that credential
+    store: ObjectStore  # where outputs are kept (FFGATE_STORAGE_URL)
+    stored: StoredOutputs  # which stored objects which generations refer to
 
     @classmethod
     def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Connections:
@@ -327,9 +331,12 @@ class Connections:
             deliveries=Deliveries(aredis, keys, max(settings.result_ttl_s, 2 * 86400)),
             firefly=firefly,
             fairqueue=fairqueue,
+            store=open_store(settings),
+            stored=StoredOutputs(aredis, keys, settings.result_ttl_s),
         )
 
     async def aclose(self) -> None:
+        await self.store.close()
         await self.http.aclose()
         await self.redis.aclose()
         self.sync_redis.close()

@@ -36,6 +36,7 @@ from service.routes import (
     models,
     openai_compat,
     operations,
+    outputs,
 )
 from service.schemas import Problem
 from service.server import run_http
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Metrics)
     # Routes are tried in order: generations first, the hot path (no two routers share a path).
     app.include_router(generations.router)
+    app.include_router(outputs.router)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)

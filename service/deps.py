@@ -55,6 +55,11 @@ async def _credentials(runtime: RuntimeDep, bearer: BearerDep) -> Credentials:
     return Credentials.of(runtime.settings.admin_key, bearer.credentials if bearer else None)
 
 
+async def request_credentials(request: Request, runtime: Runtime) -> Credentials:
+    """The credentials of a request, for a route whose key is optional (a signed link may stand in)."""
+    return await _credentials(runtime, await _bearer(request))
+
+
 def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
     """Authenticate the caller, count the request against its rate limit, then check its scope."""
 

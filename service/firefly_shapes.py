@@ -97,15 +97,19 @@ def accepted_body(gen_id: str, base_url: str) -> dict[str, str]:
     }
 
 
-def status_body(record: Record, generation: Generation) -> dict[str, Any]:
-    """Firefly's `GET /v3/status/{jobId}` body for a generation."""
+def status_body(record: Record, generation: Generation, urls: list[str]) -> dict[str, Any]:
+    """Firefly's `GET /v3/status/{jobId}` body for a generation; `urls`: its outputs' URLs that work
+    without a key, as Firefly's presigned ones do."""
     status = FIREFLY_STATUS[generation.status]
     body: dict[str, Any] = {"jobId": generation.id, "status": status}
     if status == "succeeded":
         size = record.request.get("size") or {"width": DEFAULT_SIZE[0], "height": DEFAULT_SIZE[1]}
         result: dict[str, Any] = {
             "size": {"width": size["width"], "height": size["height"]},
-            "outputs": [{"seed": o.seed, "image": {"url": o.image.url}} for o in generation.outputs],
+            "outputs": [
+                {"seed": o.seed, "image": {"url": url}}
+                for o, url in zip(generation.outputs, urls, strict=True)
+            ],
         }
         if record.request.get("contentClass"):
             result["contentClass"] = record.request["contentClass"]

@@ -20,9 +20,10 @@ from ffgate.budget.eta import queue_place
 from ffgate.clients.authentication import Credentials, Principal, authenticate
 from ffgate.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from ffgate.generations import records as jobs
-from ffgate.generations.admission import SCOPE
+from ffgate.generations.admission import SCOPE, Reuse
 from ffgate.generations.changefeed import until_set
 from ffgate.generations.idempotency import IdempotencyKey
+from ffgate.generations.outputs import pins_every_seed, reuse_fingerprint
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State, public_status
 from ffgate.generations.views import DeliveryAttempt, Generation
@@ -46,6 +47,7 @@ async def submit(
     body: GenerationRequest,
     request_id: str,
     idempotency_key: str | None,
+    fresh: bool = False,
 ) -> tuple[Record, bool, Principal]:
     """Check the request against what Firefly can do, then write the record and queue it (before the 202).
 
@@ -55,6 +57,9 @@ async def submit(
     passes its version's rules (ffgate.upstream.versions); otherwise first, before the model is looked for
     in Redis or Firefly, the webhook's address is resolved or the request is refused. The stored request
     (and what an `Idempotency-Key` fingerprints) holds the `modelVersion` it resolved to.
+
+    A request that pins every seed may be answered from a stored generation (ffgate.generations.outputs),
+    unless `fresh` (`Cache-Control: no-cache`).
     """
     who: Principal | Credentials = (
         credentials if isinstance(credentials, Principal) else credentials.admin or credentials
@@ -83,16 +88,21 @@ async def submit(
             ) from None
     authenticated = isinstance(who, Principal)
     given = body.as_given() | {"modelVersion": version}
+    request = checked.body | {"modelVersion": version}
+    reuse = None
+    if pins_every_seed(request):
+        reuse = Reuse(reuse_fingerprint(request, version), not fresh, rt.settings.reuse_across_clients)
     principal, created = await rt.admission.admit(
         who,
         gen_id=new_generation_id(),
         request_id=request_id,
-        request=checked.body | {"modelVersion": version},
+        request=request,
         metadata=body.metadata,
         warnings=checked.warnings,
         images=body.numVariations or len(body.seeds or ()) or 1,
         idempotency=IdempotencyKey.of(idempotency_key, given) if idempotency_key else None,
         webhook=webhook,
+        reuse=reuse,
     )
     if not authenticated:  # the admission script authenticated the caller
         add_rate_limit_headers(principal.rate)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ffgate.errors import FfgateError, NotFound, ServiceUnavailable, Unprocessable, UpstreamUnavailable
 from ffgate.generations.records import Record
 from ffgate.generations.states import Status
-from ffgate.generations.views import Generation
+from service import output_actions
 from service.deps import Runtime
 from service.schemas import GenerationRequest, Size
 
@@ -132,21 +132,19 @@ def unfinished(record: Record) -> FfgateError:
     return error
 
 
-async def images_response(
-    rt: Runtime, generation: Generation, response_format: str, base: str
-) -> ImagesResponse:
+async def images_response(rt: Runtime, record: Record, response_format: str, base: str) -> ImagesResponse:
+    """The images as OpenAI answers them: URLs that work without a key (signed links), or the bytes."""
     data = []
-    for output in generation.outputs:
-        url = output.image.url if "://" in output.image.url else base + output.image.url
-        if response_format == "url":
-            data.append(ImageData(url=url))
-            continue
-        fetched = await rt.http.get(url, follow_redirects=True)
-        if fetched.status_code != 200:
+    if response_format == "url":
+        data = [ImageData(url=url) for url in output_actions.keyless_urls(rt, record, base)]
+    for index in range(len(record.outputs)) if response_format != "url" else ():
+        try:
+            content = await output_actions.output_bytes(rt, record, index)
+        except FfgateError as exc:
             raise UpstreamUnavailable(
-                f"The image of generation {generation.id} could not be fetched ({fetched.status_code})."
-            )
-        data.append(ImageData(b64_json=base64.b64encode(fetched.content).decode()))
+                f"The image of generation {record.id} could not be read: {exc.detail}"
+            ) from exc
+        data.append(ImageData(b64_json=base64.b64encode(content).decode()))
     return ImagesResponse(created=int(time.time()), data=data)
 
 

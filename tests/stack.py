@@ -89,7 +89,7 @@ class Stack:
                 redis_client,
             )
         self.workdir = workdir
-        self.env = base_env(self.db) | env
+        self.env = base_env(self.db) | {"FFGATE_STORAGE_URL": f"file://{workdir}/outputs"} | env
         self.children: dict[str, Child] = {}
         self.logs: dict[str, Path] = {}
         self.emulator_url = ""

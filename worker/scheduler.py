@@ -1,9 +1,9 @@
 """The scheduler: every worker process runs one on its event loop. It claims due entries of the schedule
 (claiming pushes an entry one lease ahead, so a dead worker's entries come back by themselves), asks Firefly
-for the status of many jobs concurrently, records what changed and plans the next look; it also runs
-webhook deliveries and the `submit:` entries (leases run out, back-offs over), and starts the submit
-dispatcher (worker.dispatcher) beside it. No job holds a worker while it waits: a job in flight is one
-sorted-set entry, a queued one a member of its client's queue.
+for the status of many jobs concurrently, records what changed and plans the next look; it also runs webhook
+deliveries and the `submit:` entries (leases run out, back-offs over), hands `copy:` entries to the copy
+lane (worker.mirror), and starts the submit dispatcher (worker.dispatcher) beside it. No job holds a worker
+while it waits: a job in flight is one sorted-set entry, a queued one a member of its client's queue.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
-from urllib.parse import urlparse
 
 from ffgate import metrics
 from ffgate.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
 from ffgate.generations.changefeed import listen, until_set
+from ffgate.generations.outputs import from_firefly
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import bind
 from worker.context import WorkerContext
 from worker.deliveries import deliver
 from worker.dispatcher import Dispatcher
+from worker.mirror import COPY, Mirror
+from worker.retention import sweep_forever
 from worker.submit import error, fail, resume
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_S = 1.0  # new work wakes the dispatcher at once (the `wake` channel); this is a safety net
 CLAIM_BATCH = 8  # small claims spread a burst over every worker instead of the first to look
 LEARN_EVERY_S = 10.0
-CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 
 class Scheduler:
@@ -41,6 +42,7 @@ class Scheduler:
         self._delivery_slots = asyncio.Semaphore(ctx.settings.delivery_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self.mirror = Mirror(ctx)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self.last_turn: float | None = time.monotonic()  # its loop's last round (None: stopped), /healthz
@@ -54,12 +56,14 @@ class Scheduler:
 
         listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, woken, woken))
         submits = asyncio.create_task(dispatcher.run())
+        sweeper = asyncio.create_task(sweep_forever(self.ctx, self._stopping))
         try:
             await self._dispatch()
         finally:
             self.last_turn = None
             listener.cancel()
             submits.cancel()
+            sweeper.cancel()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a send as one of this worker's tasks, in a slot the caller has already taken."""
@@ -87,6 +91,9 @@ class Scheduler:
                     await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free > 0 else []
                 )
                 for member in members:
+                    if member.startswith(f"{COPY}:"):
+                        self.mirror.take(member)  # a lane of its own (worker.mirror)
+                        continue
                     if member.startswith("deliver:"):
                         # Not a poll slot: a slow receiver waits for a delivery slot of its own.
                         task = asyncio.create_task(self._handle(member, self._delivery_slots))
@@ -109,6 +116,7 @@ class Scheduler:
         self._stopping.set()
         if self._tasks or self._deliveries:
             await asyncio.wait(self._tasks | self._deliveries, timeout=10)
+        await self.mirror.aclose()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -177,9 +185,15 @@ async def record_status(ctx: WorkerContext, record: Record, body: dict[str, Any]
     gen_id = record.id
     active = AT_FIREFLY
     if status == "succeeded" or status == "completed":
-        outputs = _outputs(body.get("result") or {})
+        now = time.time()
+        outputs = from_firefly(body.get("result") or {}, now)
+        # The copy into the output store is scheduled in the same step (worker.mirror).
         done, _ = await ctx.jobs.transition(
-            gen_id, allowed=active, to=State.SUCCEEDED, fields={"outputs": outputs}
+            gen_id,
+            allowed=active,
+            to=State.SUCCEEDED,
+            fields={"outputs": outputs},
+            schedule=f"{COPY}:{now}" if outputs else "",
         )
         if done:
             await _learned(ctx, record, elapsed)
@@ -235,23 +249,3 @@ async def _learned(ctx: WorkerContext, record: Record, elapsed: float) -> None:
     pipe.lpush(ctx.keys.durations, f"{duration:.3f}")
     pipe.ltrim(ctx.keys.durations, 0, 199)
     await pipe.execute()
-
-
-def _outputs(result: dict[str, Any]) -> list[dict[str, Any]]:
-    size = result.get("size") or {}
-    outputs = []
-    for item in result.get("outputs") or []:
-        url = str((item.get("image") or {}).get("url", ""))
-        suffix = urlparse(url).path.lower().rpartition(".")[2]
-        outputs.append(
-            {
-                "seed": item.get("seed"),
-                "image": {
-                    "url": url,
-                    "width": size.get("width"),
-                    "height": size.get("height"),
-                    "contentType": CONTENT_TYPES.get(f".{suffix}"),
-                },
-            }
-        )
-    return outputs

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -45,7 +46,9 @@ QUOTA_TTL_S = 2 * 24 * 3600
 class Admission:
     def __init__(self, redis: aioredis.Redis, keys: Keys, api_keys: ApiKeys, result_ttl_s: int) -> None:
         self._keys = keys
+        self._redis = redis
         self._api_keys = api_keys
+        self._result_ttl_s = result_ttl_s
         self._index_ttl_s = 2 * result_ttl_s  # outlives the records it names; listing drops expired ones
         self._admit = Script(redis, "admit")
 
@@ -61,9 +64,11 @@ class Admission:
         images: int,
         idempotency: IdempotencyKey | None,
         webhook: dict[str, Any] | None = None,
+        reuse: Reuse | None = None,
     ) -> tuple[Principal, Record | str]:
         """Queue the job if `who` may; returns the principal and the new record, or the id of the job this
-        idempotency key created earlier (nothing is written then)."""
+        idempotency key created earlier (nothing is written then). With `reuse`, a stored succeeded
+        generation of that fingerprint answers the job at once: the record returned is then `succeeded`."""
         k = self._keys
         if isinstance(who, Principal):
             apikey, auth = k.generation(gen_id), dict.fromkeys(_AUTH_ARGS, "")
@@ -90,6 +95,7 @@ class Admission:
             enqueued_at=due,
             webhook_url=webhook["url"] if webhook is not None else None,
             webhook_events=events,
+            reuse_fingerprint=reuse.fingerprint if reuse else None,
         )
         stored = record.to_hash()
         stored.pop("clientId", None)  # the script writes the client it found
@@ -124,6 +130,14 @@ class Admission:
                 "wake": k.wake,
                 "queue_prefix": k.queue_prefix,
                 "tau": RATE_TAU_S,
+                "reuse_key": k.reuse("*" if reuse.across_clients else "{c}", reuse.fingerprint)
+                if reuse and reuse.allowed
+                else "",
+                "gen_prefix": k.generation(""),
+                "ref_prefix": k.object_refs_prefix,
+                "result_ttl": self._result_ttl_s,
+                "now_iso": now,
+                "succeeded_webhook": k.delivery("") if "generation.succeeded" in events else "",
             },
         )
         outcome, detail, found = reply[0].decode(), reply[1].decode(), reply[2:]
@@ -143,9 +157,23 @@ class Admission:
                 "it resets at 00:00 UTC.",
                 retry_after_s=seconds_to_utc_midnight(),
             ).for_caller(principal.rate)
+        if outcome == "reused":  # read back: its outputs and state are the source's
+            raw: dict[bytes, bytes] = await self._redis.hgetall(k.generation(gen_id))  # type: ignore[assignment]
+            return principal, Record.from_hash(raw)
         record.client_id = detail  # (`lastWebhookId`, when a delivery was made, is only read from Redis)
         metrics.GENERATIONS_CREATED.inc()
         return principal, record
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """A request that pins every seed: its fingerprint (ffgate.generations.outputs.reuse_fingerprint),
+    whether it may be answered from a stored generation (not with `Cache-Control: no-cache`), and from
+    which clients' generations."""
+
+    fingerprint: str
+    allowed: bool = True
+    across_clients: bool = False
 
 
 _AUTH_ARGS = ("digest", "client_prefix", "window_prefix", "member")

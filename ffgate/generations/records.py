@@ -89,6 +89,8 @@ _FIELDS: tuple[_Codec, ...] = (
     ("webhook_url", "webhookUrl", str, str),
     ("webhook_events", "webhookEvents", _events, lambda v: "," + ",".join(v) + "," if v else ""),
     ("last_webhook_id", "lastWebhookId", str, str),
+    ("reuse_fingerprint", "reuseFingerprint", str, str),
+    ("reused_from", "reusedFrom", str, str),
 )
 
 
@@ -123,6 +125,8 @@ class Record:
     webhook_url: str | None = None
     webhook_events: list[str] = field(default_factory=list)
     last_webhook_id: str | None = None
+    reuse_fingerprint: str | None = None  # set when every seed is pinned (ffgate.generations.outputs)
+    reused_from: str | None = None  # the generation whose stored outputs answered this one
 
     @property
     def status(self) -> Status:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ffgate.budget.eta import QueuePlace
+from ffgate.generations.outputs import output_path, upstream_url
 from ffgate.generations.records import Record
 from ffgate.generations.states import Status
 
@@ -28,15 +29,39 @@ class Upstream(BaseModel):
 
 
 class OutputImage(BaseModel):
-    url: str
-    width: int | None = None
+    url: str = Field(description="The gateway's own URL of the output: stable for as long as the record.")
+    width: int | None = Field(None, description="Pixel width (read from the stored bytes once stored).")
     height: int | None = None
     contentType: str | None = None
+    size: int | None = Field(None, description="Bytes, once stored.")
+    sha256: str | None = Field(None, description="SHA-256 of the bytes (hex), once stored.")
+    stored: bool = Field(
+        False, description="Copied into ffgate's store; until then `url` redirects upstream."
+    )
+    upstreamUrl: str | None = Field(None, description="Firefly's presigned URL (expires).")
+    upstreamExpiresAt: str | None = None
+    storeError: str | None = Field(None, description="Why the output could not be stored, if it was not.")
 
 
 class Output(BaseModel):
     seed: int | None = None
     image: OutputImage
+
+    @classmethod
+    def from_stored(cls, output: dict[str, Any], url: str) -> Output:
+        image = output.get("image") or {}
+        return cls(
+            seed=output.get("seed"),
+            image=OutputImage.model_validate(
+                image | {"url": url, "upstreamUrl": upstream_url(image) or None}
+            ),
+        )
+
+
+class Reused(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    from_: str = Field(alias="from", description="The generation whose stored outputs answered this one.")
 
 
 class GenerationError(BaseModel):
@@ -64,6 +89,7 @@ class Generation(BaseModel):
     outputs: list[Output]
     error: GenerationError | None
     warnings: list[str]
+    reused: Reused | None = None
     links: Links
 
     @classmethod
@@ -79,9 +105,13 @@ class Generation(BaseModel):
             metadata=record.metadata,
             queue=QueueInfo(position=queue.position, etaSeconds=round(queue.eta_s)) if queue else None,
             upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
-            outputs=[Output.model_validate(o) for o in record.outputs],
+            outputs=[
+                Output.from_stored(o, base_url + output_path(record.id, i))
+                for i, o in enumerate(record.outputs)
+            ],
             error=GenerationError.model_validate(record.error) if record.error else None,
             warnings=record.warnings,
+            reused=Reused.model_validate({"from": record.reused_from}) if record.reused_from else None,
             links=Links(self=self_url, cancel=f"{self_url}/cancel", events=f"{self_url}/events"),
         )
 

@@ -36,6 +36,30 @@ class Keys:
         """Every delivery attempt for a job, oldest first (JSON items)."""
         return f"{self.prefix}deliveries:{gen_id}"
 
+    # --- stored outputs (ffgate.generations.outputs) ------------------------------------------------------
+
+    def object_refs(self, sha256: str) -> str:
+        """The generations whose outputs are the stored object `sha256`, scored by when each record expires:
+        the object may go once no score is in the future."""
+        return f"{self.prefix}objref:{sha256}"
+
+    @property
+    def object_refs_prefix(self) -> str:
+        return self.object_refs("")
+
+    def reuse(self, scope: str, fingerprint: str) -> str:
+        """The stored succeeded generation a seeded request with this fingerprint is answered from; `scope`
+        is the client id, or `*` for the index shared across clients."""
+        return f"{self.prefix}reuse:{scope}:{fingerprint}"
+
+    @property
+    def reuse_prefix(self) -> str:
+        return f"{self.prefix}reuse:"
+
+    @property
+    def sweep_lock(self) -> str:
+        return f"{self.prefix}sweep-lock"
+
     # --- API clients (ffgate.clients.store) ------------------------------------------------------------
 
     def client(self, client_id: str) -> str:

@@ -188,9 +188,10 @@ class ObjectStore(Protocol):
         """Where the store is, as `FFGATE_STORAGE_URL` would say it: safe to log (no secret ever in it)."""
         ...
 
-    async def put(self, data: bytes, content_type: str) -> ObjectInfo:
+    async def put(self, data: bytes, content_type: str, *, sha256: str | None = None) -> ObjectInfo:
         """Store `data` under its sha256, atomically: a reader sees all of it or nothing. Storing bytes that
-        are already there is harmless: same key, same bytes (the local store skips the write)."""
+        are already there is harmless: same key, same bytes (the local store skips the write). `sha256`:
+        the caller hashed the bytes already (`content_key(data)`, nothing else), so it is not done twice."""
         ...
 
     async def head(self, key: str) -> ObjectInfo | None:

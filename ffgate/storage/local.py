@@ -62,9 +62,9 @@ class LocalStore(ObjectStore):
             raise ValueError("a store key must name a file inside the store")
         return path
 
-    async def put(self, data: bytes, content_type: str) -> ObjectInfo:
+    async def put(self, data: bytes, content_type: str, *, sha256: str | None = None) -> ObjectInfo:
         check_content_type(content_type)
-        return await self._run(lambda: self._put(data, content_type))
+        return await self._run(lambda: self._put(data, content_type, sha256))
 
     async def head(self, key: str) -> ObjectInfo | None:
         path = self.local_path(key)
@@ -115,8 +115,8 @@ class LocalStore(ObjectStore):
         except OSError as exc:
             raise _translate(exc) from exc
 
-    def _put(self, data: bytes, content_type: str) -> ObjectInfo:
-        key = content_key(data)
+    def _put(self, data: bytes, content_type: str, sha256: str | None) -> ObjectInfo:
+        key = check_key(sha256) if sha256 is not None else content_key(data)
         path = self.local_path(key)
         existing = self._head(path, key)
         if existing is not None and existing.size == len(data):

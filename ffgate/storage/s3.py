@@ -93,12 +93,13 @@ class S3Store(ObjectStore):
         check_key(key)
         return None
 
-    async def put(self, data: bytes, content_type: str) -> ObjectInfo:
+    async def put(self, data: bytes, content_type: str, *, sha256: str | None = None) -> ObjectInfo:
         check_content_type(content_type)
         await self._ensure_bucket()
 
         def upload() -> ObjectInfo:
-            key = content_key(data)  # hashed here: hashlib lets other threads run, the loop is not held
+            # hashed here: hashlib lets other threads run, the loop is not held
+            key = check_key(sha256) if sha256 is not None else content_key(data)
             self._client.put_object(
                 Bucket=self._bucket, Key=self.object_name(key), Body=data, ContentType=content_type
             )

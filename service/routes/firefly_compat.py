@@ -20,6 +20,7 @@ from ffgate.logs import current_request_id
 from ffgate.upstream.versions import ModelVersion
 from service import firefly_shapes as shapes
 from service import generation_actions as generations
+from service import output_actions
 from service.deps import RuntimeDep, absolute_base, requires_bearer
 from service.routes.generations import IdempotencyKey
 from service.schemas import GenerationRequest
@@ -92,8 +93,9 @@ async def job_status(
     """Firefly's `GET /v3/status/{jobId}`: `pending` (also while queued in ffgate), `running`, `succeeded`
     with `result.outputs[].image.url`, `failed` with `error_code` and `message`, or `cancelled`."""
     record = await _owned(runtime, principal, jobId)
-    generation = Generation.from_record(record, absolute_base(request, runtime))
-    return shapes.status_body(record, generation)
+    base = absolute_base(request, runtime)
+    generation = Generation.from_record(record, base)
+    return shapes.status_body(record, generation, output_actions.keyless_urls(runtime, record, base))
 
 
 @router.put("/v3/cancel/{jobId}", operation_id="fireflyCancelJob", responses=_ERRORS)

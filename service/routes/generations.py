@@ -60,6 +60,9 @@ async def create_generation(
     body: GenerationRequest,
     idempotency_key: IdempotencyKey = None,
     prefer: Annotated[str | None, Header(description="`wait=N` (N <= 60): hold until done or N s.")] = None,
+    cache_control: Annotated[
+        str | None, Header(description="`no-cache`: generate afresh even if stored outputs would answer.")
+    ] = None,
 ) -> Response:
     """Queue an image generation with a custom model.
 
@@ -72,10 +75,19 @@ async def create_generation(
     another body is a 422.
 
     With `Prefer: wait=N` the answer is held until the job is terminal (then 200) or N seconds pass (202).
+
+    A request that pins every seed and equals a stored succeeded generation of the same client (every
+    Firefly field and the model version) is answered at once from its stored outputs: `succeeded`, with
+    `reused.from`, no Firefly call and no quota. `Cache-Control: no-cache` forces a fresh generation.
     """
     runtime = submission.runtime
     record, replayed, principal = await generations.submit(
-        runtime, submission.credentials, body, current_request_id(), idempotency_key
+        runtime,
+        submission.credentials,
+        body,
+        current_request_id(),
+        idempotency_key,
+        fresh="no-cache" in (cache_control or "").lower(),
     )
     code = status.HTTP_202_ACCEPTED
     headers: dict[str, str] = {}

@@ -51,7 +51,7 @@ async def create_image(
     generation = Generation.from_record(record, base)
     if not generation.outputs:
         raise openai.unfinished(record)
-    return await openai.images_response(runtime, generation, body.response_format, base)
+    return await openai.images_response(runtime, record, body.response_format, base)
 
 
 @router.get("/v1/models", operation_id="openaiListModels", responses=_ERRORS)

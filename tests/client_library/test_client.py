@@ -327,10 +327,25 @@ def finished(stack: Stack, caller: tuple[str, str, str]) -> ffc.Generation:
         return ff.wait(ff.generate(f"a router {tag()}", model=ROUTER_MODEL_ID, n=2), timeout=60)
 
 
+def upstream_urls(stack: Stack, generation: ffc.Generation) -> list[str]:
+    """Firefly's own (presigned) URLs of the outputs; `image.url` is the gateway's stable one."""
+    with stack.client() as admin:
+        body = admin.get(f"/v1/generations/{generation.id}").json()
+    return [o["image"]["upstreamUrl"] for o in body["outputs"]]
+
+
+def with_urls(generation: ffc.Generation, urls: list[str]) -> ffc.Generation:
+    outputs = [
+        o.model_copy(update={"image": o.image.model_copy(update={"url": url})})
+        for o, url in zip(generation.outputs, urls, strict=True)
+    ]
+    return generation.model_copy(update={"outputs": outputs})
+
+
 def test_downloads_are_checked_against_the_announced_size_and_sha256(
-    ff: Client, finished: ffc.Generation, tmp_path: Path
+    stack: Stack, ff: Client, finished: ffc.Generation, tmp_path: Path
 ) -> None:
-    bodies = [httpx.get(o.image.url).content for o in finished.outputs]
+    bodies = [httpx.get(url).content for url in upstream_urls(stack, finished)]
 
     def announcing(size: int | None, sha256: str | None, index: int = 0) -> ffc.Generation:
         output = finished.outputs[index]
@@ -348,8 +363,9 @@ def test_downloads_are_checked_against_the_announced_size_and_sha256(
         assert list(target.iterdir()) == []  # neither the final name nor a temporary one
 
     output = finished.outputs[0]
+    presigned = upstream_urls(stack, finished)[0]
     forged = output.image.model_copy(
-        update={"url": output.image.url.replace("X-Amz-Signature=", "X-Amz-Signature=0")}
+        update={"url": presigned.replace("X-Amz-Signature=", "X-Amz-Signature=0")}
     )
     refused = finished.model_copy(update={"outputs": [output.model_copy(update={"image": forged})]})
     with pytest.raises(ffc.DownloadError, match="403") as forbidden:
@@ -362,7 +378,7 @@ def test_an_interrupted_download_is_retried_and_never_left_partial(
     stack: Stack, caller: tuple[str, str, str], finished: ffc.Generation, tmp_path: Path
 ) -> None:
     with Proxy(stack.emulator_url) as proxy, Client(stack.gateways["gateway"], caller[1], retry=FAST) as ff:
-        moved = rerouted(finished, stack.emulator_url, proxy.url)
+        moved = rerouted(stack, finished, stack.emulator_url, proxy.url)
         image_path = httpx.URL(moved.outputs[0].image.url).path
         proxy.add(Fault("GET", image_path, "truncate", times=1))
         paths = ff.download(moved, tmp_path / "once")
@@ -376,20 +392,17 @@ def test_an_interrupted_download_is_retried_and_never_left_partial(
         assert list((tmp_path / "never").iterdir()) == []
 
 
-def rerouted(generation: ffc.Generation, old: str, new: str) -> ffc.Generation:
-    """The generation with its output URLs moved from `old` to `new` (a proxy in front of the emulator)."""
-    outputs = [
-        o.model_copy(update={"image": o.image.model_copy(update={"url": o.image.url.replace(old, new)})})
-        for o in generation.outputs
-    ]
-    return generation.model_copy(update={"outputs": outputs})
+def rerouted(stack: Stack, generation: ffc.Generation, old: str, new: str) -> ffc.Generation:
+    """The generation with Firefly's URLs of its outputs, moved from `old` to `new` (a proxy in front of
+    the emulator): downloads from a host that is not the gateway."""
+    return with_urls(generation, [url.replace(old, new) for url in upstream_urls(stack, generation)])
 
 
 def test_the_key_goes_only_to_the_gateway(
     stack: Stack, caller: tuple[str, str, str], finished: ffc.Generation, tmp_path: Path
 ) -> None:
     with Proxy(stack.emulator_url) as proxy, Client(stack.gateways["gateway"], caller[1]) as ff:
-        generation = rerouted(finished, stack.emulator_url, proxy.url)
+        generation = rerouted(stack, finished, stack.emulator_url, proxy.url)
         ff.download(generation, tmp_path)
         fetches = [s for s in proxy.seen if s.path.startswith("/images/")]
     assert len(fetches) == 2 and all("authorization" not in s.headers for s in fetches)

@@ -22,6 +22,7 @@ def test_dev_runs_the_whole_stack_and_stops_cleanly(tmp_path: Path) -> None:
     redis_port, port, emulator_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FFGATE_")}
     env["FFGATE_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"  # nothing answers there: embedded Redis
+    env["FFGATE_STORAGE_URL"] = f"file://{tmp_path}/outputs"
     log = tmp_path / "dev.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -52,7 +53,9 @@ def test_dev_runs_the_whole_stack_and_stops_cleanly(tmp_path: Path) -> None:
             ).json()  # fmt: skip
             done = wait_terminal(client, created["id"])
             assert done["status"] == "succeeded"
-            assert all(httpx.get(o["image"]["url"]).status_code == 200 for o in done["outputs"])
+            # The gateway's own URLs: the stored file, or Firefly's URL until the copy is done.
+            fetched = [client.get(o["image"]["url"], follow_redirects=True) for o in done["outputs"]]
+            assert all(f.status_code == 200 and f.content for f in fetched)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import httpx
 from PIL import Image
 
 from emulator.seed import ROUTER_MODEL_ID, STYLE_MODEL_ID
@@ -62,7 +61,8 @@ def test_generate_poll_and_open_two_images(stack: Stack) -> None:
         for output in done["outputs"]:
             assert isinstance(output["seed"], int)
             assert output["image"]["contentType"] == "image/jpeg"
-            fetched = httpx.get(output["image"]["url"], timeout=30)
+            assert output["image"]["url"].endswith(f"/v1/generations/{created['id']}/outputs/{len(images)}")
+            fetched = client.get(output["image"]["url"], follow_redirects=True)
             assert fetched.status_code == 200
             image = Image.open(io.BytesIO(fetched.content))
             assert image.format == "JPEG"

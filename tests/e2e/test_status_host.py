@@ -20,7 +20,7 @@ def test_status_url_on_another_host_is_polled_as_given(workdir: Path) -> None:
             ).json()
             done = wait_terminal(client, created["id"])
         assert done["status"] == "succeeded"
-        assert done["outputs"][0]["image"]["url"].startswith("http://localhost:")
+        assert done["outputs"][0]["image"]["upstreamUrl"].startswith("http://localhost:")
         record = stack.redis.hgetall(f"ffgate:gen:{created['id']}")
         assert record[b"statusUrl"].decode().startswith("http://localhost:")
         assert any(r["endpoint"] == "status" and r["status"] == 200 for r in stack.emu_requests())

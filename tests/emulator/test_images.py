@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from emulator import seed
+from emulator.images import render
 from tests.emulator.conftest import Emu, running_emulator
 
 
@@ -132,3 +133,16 @@ def test_png_format_and_own_base_url_when_no_public_url_is_set() -> None:
     assert response.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(response.content))
     assert (image.format, image.size) == ("PNG", (199, 256))
+
+
+@pytest.mark.parametrize("image_format", ["jpeg", "png"])
+def test_padded_outputs_are_still_the_same_image(image_format: str) -> None:
+    """FFGATE_EMULATOR_IMAGE_MIN/MAX_BYTES: files of a realistic size that decode to the picture drawn."""
+    plain = render(3, "a router", 320, 200, image_format)
+    padded = render(3, "a router", 320, 200, image_format, (1_000_000, 3_000_000))
+    assert 1_000_000 <= len(padded) <= 3_000_000
+    assert padded == render(3, "a router", 320, 200, image_format, (1_000_000, 3_000_000))  # deterministic
+    assert render(4, "a router", 320, 200, image_format, (1_000_000, 3_000_000)) != padded
+    with Image.open(io.BytesIO(padded)) as picture, Image.open(io.BytesIO(plain)) as original:
+        assert picture.size == (320, 200)
+        assert picture.tobytes() == original.tobytes()

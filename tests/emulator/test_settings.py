@@ -36,6 +36,8 @@ def test_every_field_is_read_from_its_ffgate_emulator_variable(monkeypatch: pyte
         "image_format": "png",
         "image_max_side": "512",
         "url_ttl_s": "120",
+        "image_min_bytes": "1000",
+        "image_max_bytes": "2000",
     }
     assert set(values) == set(EmulatorSettings.model_fields)
     for field, value in values.items():
@@ -53,6 +55,7 @@ def test_every_field_is_read_from_its_ffgate_emulator_variable(monkeypatch: pyte
     )
     assert (settings.retry_after_format, settings.image_format) == ("http-date", "png")
     assert env_name("rpm") == "FFGATE_EMULATOR_RPM"
+    assert (settings.image_min_bytes, settings.image_max_bytes) == (1000, 2000)
 
 
 def test_the_gateways_settings_hold_nothing_of_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:

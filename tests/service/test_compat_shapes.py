@@ -119,7 +119,7 @@ def test_status_bodies() -> None:
         request=request,
         outputs=[{"seed": 7, "image": {"url": "https://img/1"}}],
     )
-    assert shapes.status_body(done, Generation.from_record(done)) == {
+    assert shapes.status_body(done, Generation.from_record(done), ["https://img/1"]) == {
         "jobId": "gen_1",
         "status": "succeeded",
         "result": {
@@ -134,14 +134,14 @@ def test_status_bodies() -> None:
         created_at="2026-12-01T00:00:00Z",
         error={"code": "prompt_unsafe", "message": "no", "retryable": False},
     )
-    assert shapes.status_body(failed, Generation.from_record(failed)) == {
+    assert shapes.status_body(failed, Generation.from_record(failed), []) == {
         "jobId": "gen_2",
         "status": "failed",
         "error_code": "prompt_unsafe",
         "message": "no",
     }
     queued = Record(id="gen_3", state=State.QUEUED, created_at="2026-12-01T00:00:00Z")
-    assert shapes.status_body(queued, Generation.from_record(queued)) == {
+    assert shapes.status_body(queued, Generation.from_record(queued), []) == {
         "jobId": "gen_3",
         "status": "pending",
     }

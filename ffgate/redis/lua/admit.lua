@@ -3,20 +3,23 @@
 --      its rate limit, and `scope`;
 --   2. the Idempotency-Key: a key this client used in the last 24 h answers with the job it created, or a
 --      mismatch for another body, and nothing is written;
+--   2b. a seeded request (`reuse_key` given) equal to a stored succeeded generation is answered from its
+--      outputs at once: the record is written succeeded, nothing is queued, no quota is counted;
 --   3. the daily image quota, counted for the client's UTC day; past it nothing is written;
 --   4. the write: the record, the client's fair queue, the `generation.queued` delivery if asked for, the
 --      client's listing index, the idempotency key.
--- uses: window authenticate enqueue deliveries
+-- uses: window authenticate enqueue deliveries states outputs
 -- KEYS: record schedule apikey queues passes vtime rates
--- ARGV: client digest client_prefix window_prefix member quota gen_id images now fingerprint index_ttl record images_key index_key idem_key idem_ttl quota_ttl scope delivery_prefix delivery_ttl wake queue_prefix tau
+-- ARGV: client digest client_prefix window_prefix member quota gen_id images now fingerprint index_ttl record images_key index_key idem_key idem_ttl quota_ttl scope delivery_prefix delivery_ttl wake queue_prefix tau reuse_key gen_prefix ref_prefix result_ttl now_iso succeeded_webhook
 -- `client`: '' to authenticate (then `apikey` is the key's index entry); `quota` -1: none. `images_key`,
 -- `index_key` and `idem_key` ('': no Idempotency-Key) are templates in which '{c}' stands for the client
 -- id. `record`: the record's fields as JSON. `delivery_prefix` '': no `generation.queued` webhook.
 -- Answers {outcome, detail, caller...}: 'unauthorized' | 'refused' | 'mismatch' | 'replay' (detail: the
--- job id) | 'quota' (detail: 'used quota') | 'created' (detail: the client id); `caller` is what
+-- job id) | 'quota' (detail: 'used quota') | 'created' | 'reused' (detail: the client id); `caller` is what
 -- `authenticate` found, when it ran.
 local function key(template, client)
   local at = string.find(template, '{c}', 1, true)
+  if not at then return template end
   return string.sub(template, 1, at - 1) .. client .. string.sub(template, at + 3)
 end
 local client, quota, caller = A.client, tonumber(A.quota), {}
@@ -39,6 +42,42 @@ if A.idem_key ~= '' then
     return {'replay', id, unpack(caller)}
   end
 end
+local function listed()  -- the client's listing entry and the idempotency key, for a new record
+  local index = key(A.index_key, client)
+  local newest = redis.call('ZREVRANGE', index, 0, 0, 'WITHSCORES')
+  redis.call('ZADD', index, (tonumber(newest[2]) or 0) + 1, A.gen_id)
+  redis.call('EXPIRE', index, tonumber(A.index_ttl))
+  if idem ~= '' then redis.call('SET', idem, A.fingerprint .. ' ' .. A.gen_id, 'EX', tonumber(A.idem_ttl)) end
+end
+local function fields_of(record)
+  local fields = {'clientId', client}
+  for name, value in pairs(cjson.decode(record)) do
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
+  return fields
+end
+if A.reuse_key ~= '' then
+  local source, outputs, raw = reuse_source(A.gen_prefix, key(A.reuse_key, client))
+  if source then
+    local ttl = tonumber(A.result_ttl)
+    redis.call('HSET', K.record, unpack(fields_of(A.record)))
+    redis.call('HSET', K.record, 'state', SUCCEEDED, 'outputs', raw, 'reusedFrom', source,
+      'completedAt', A.now_iso, 'updatedAt', A.now_iso)
+    redis.call('HDEL', K.record, 'enqueuedAt')
+    redis.call('EXPIRE', K.record, ttl)
+    add_refs(A.ref_prefix, outputs, A.gen_id, tonumber(A.now) + ttl)
+    if A.succeeded_webhook ~= '' then
+      local wid = delivery_id(A.gen_id, 1)
+      schedule_delivery(A.succeeded_webhook, K.schedule, wid, A.gen_id, 'generation.succeeded', A.now,
+        A.delivery_ttl, true)
+      redis.call('HSET', K.record, 'lastWebhookId', wid)
+      redis.call('PUBLISH', A.wake, 'deliver')
+    end
+    listed()
+    return {'reused', client, unpack(caller)}
+  end
+end
 local images = tonumber(A.images)
 if quota >= 0 then
   local counter = key(A.images_key, client)
@@ -47,12 +86,7 @@ if quota >= 0 then
   redis.call('INCRBY', counter, images)
   redis.call('EXPIRE', counter, tonumber(A.quota_ttl))
 end
-local fields = {'clientId', client}
-for name, value in pairs(cjson.decode(A.record)) do
-  fields[#fields + 1] = name
-  fields[#fields + 1] = value
-end
-redis.call('HSET', K.record, unpack(fields))
+redis.call('HSET', K.record, unpack(fields_of(A.record)))
 enqueue(A.queue_prefix, K.queues, K.passes, K.vtime, K.rates, client, A.gen_id, A.now, tonumber(A.now), true,
   tonumber(A.tau))
 if A.delivery_prefix ~= '' then  -- the job asked for `generation.queued`: its delivery is made with the job
@@ -62,9 +96,5 @@ if A.delivery_prefix ~= '' then  -- the job asked for `generation.queued`: its d
   redis.call('HSET', K.record, 'lastWebhookId', wid)
 end
 redis.call('PUBLISH', A.wake, 'submit')
-local index = key(A.index_key, client)
-local newest = redis.call('ZREVRANGE', index, 0, 0, 'WITHSCORES')
-redis.call('ZADD', index, (tonumber(newest[2]) or 0) + 1, A.gen_id)
-redis.call('EXPIRE', index, tonumber(A.index_ttl))
-if idem ~= '' then redis.call('SET', idem, A.fingerprint .. ' ' .. A.gen_id, 'EX', tonumber(A.idem_ttl)) end
+listed()
 return {'created', client, unpack(caller)}

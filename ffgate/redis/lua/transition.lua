@@ -4,7 +4,8 @@
 -- uses: states deliveries
 -- KEYS: record schedule
 -- ARGV: allowed to now_iso schedule_op result_ttl channel gen_id delivery_prefix delivery_ttl now wake fields...
--- `schedule_op`: '' leave it, 'rem' remove the job's entries, '<kind>:<due>' schedule `<kind>:<id>`.
+-- `schedule_op`: '' leave it, 'rem' remove the job's entries, '<kind>:<due>' schedule `<kind>:<id>` (a
+-- terminal state removes `poll:` and `submit:` entries either way).
 -- Answers {applied 0|1, state before ('' when there is no record), createdAt, submittedAt} (the last two
 -- when applied, '' when not set: for the stage timings).
 local cur = redis.call('HGET', K.record, 'state')
@@ -38,7 +39,8 @@ end
 local op = A.schedule_op
 if op == 'rem' or TERMINAL[new] then
   redis.call('ZREM', K.schedule, 'poll:' .. A.gen_id, 'submit:' .. A.gen_id)
-elseif op ~= '' then
+end
+if op ~= '' and op ~= 'rem' then  -- e.g. `copy:<due>` with a success: its outputs are copied next
   local kind, score = string.match(op, '^(%a+):(.+)$')
   redis.call('ZADD', K.schedule, tonumber(score), kind .. ':' .. A.gen_id)
   if kind == 'poll' then redis.call('ZREM', K.schedule, 'submit:' .. A.gen_id) end
