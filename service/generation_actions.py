@@ -26,6 +26,7 @@ from ffgate.generations.idempotency import IdempotencyKey
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State, public_status
 from ffgate.generations.views import DeliveryAttempt, Generation
+from ffgate.numbers import ascii_int
 from ffgate.webhooks.destinations import RefusedDestination, resolve_destination
 from service.deps import Runtime
 from service.response_headers import add_rate_limit_headers
@@ -157,11 +158,12 @@ def _cursor(position: int | None) -> str | None:
 
 def _position(cursor: str) -> int:
     try:
-        version, _, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if version == "g1":
-            return int(position)
+        version, _, text = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
+        version, text = "", ""
+    position = ascii_int(text)
+    if version == "g1" and position is not None:
+        return position
     message = "Not a cursor this API returned."
     raise Unprocessable(message, errors=[{"loc": ["query", "cursor"], "msg": message}])
 

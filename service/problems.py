@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ffgate.errors import (
-    BadRequest,
     FfgateError,
+    MalformedJson,
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
@@ -46,13 +46,15 @@ def problem_response(exc: FfgateError) -> JSONResponse:
 def _validation_errors(exc: RequestValidationError) -> FfgateError:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return BadRequest("The request body is not valid JSON.")
+        return MalformedJson("The request body is not valid JSON.")
     items = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
     fields = ", ".join(".".join(str(p) for p in i["loc"][1:]) or "body" for i in items)
     return Unprocessable(f"Invalid request: {fields}", errors=items)
 
 
 def _from_http_exception(exc: StarletteHTTPException) -> FfgateError:
+    if exc.status_code == 400:  # FastAPI's answer to a body json.loads cannot take: bad UTF-8, too deep
+        return MalformedJson("The request body is not JSON: invalid UTF-8 or nested too deeply.")
     if exc.status_code == 404:
         return NotFound("No such resource.")
     if exc.status_code == 405:

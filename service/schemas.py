@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ffgate.clients.store import ApiClient, Issued
+from ffgate.generations.metadata import metadata_problem
 from ffgate.generations.views import DeliveryAttempt, Generation
 
 # Firefly Image 3 size presets (x-model-version image3 / image3_custom).
@@ -15,11 +15,12 @@ IMAGE3_SIZES = {
     (2048, 2048), (1024, 1024), (2304, 1792), (1792, 2304), (2688, 1536),
     (2688, 1512), (1344, 768), (1344, 756), (1152, 896), (896, 1152),
 }  # fmt: skip
-METADATA_MAX_BYTES = 4096
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and no coercion (`"2"`, `true` or `2.0` is not an int)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Size(_Strict):
@@ -111,11 +112,15 @@ class GenerationRequest(_Strict):
                 raise ValueError("seeds must be unique")
             if self.numVariations is not None and len(self.seeds) != self.numVariations:
                 raise ValueError(f"{len(self.seeds)} seeds given for numVariations={self.numVariations}")
-        if self.metadata is not None:
-            size = len(json.dumps(self.metadata, separators=(",", ":"), ensure_ascii=False).encode())
-            if size > METADATA_MAX_BYTES:
-                raise ValueError(f"metadata is {size} bytes; at most {METADATA_MAX_BYTES}")
         return self
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else metadata_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def as_given(self) -> dict[str, Any]:
         """The request with only the fields the client set (what an Idempotency-Key fingerprints)."""

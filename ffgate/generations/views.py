@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ffgate.budget.eta import QueuePlace
+from ffgate.generations.metadata import metadata_problem
 from ffgate.generations.records import Record
 from ffgate.generations.states import Status
 
@@ -69,6 +70,10 @@ class Generation(BaseModel):
     @classmethod
     def from_record(cls, record: Record, base_url: str = "", queue: QueuePlace | None = None) -> Generation:
         self_url = f"{base_url}/v1/generations/{record.id}"
+        metadata, warnings = record.metadata, record.warnings
+        problem = None if metadata is None else metadata_problem(metadata)
+        if problem:  # stored before the limits existed: the rest of the record is still shown
+            metadata, warnings = None, [*warnings, f"The stored metadata cannot be shown: {problem}."]
         return cls(
             id=record.id,
             status=record.status,
@@ -76,12 +81,12 @@ class Generation(BaseModel):
             updatedAt=record.updated_at,
             completedAt=record.completed_at,
             request=record.request,
-            metadata=record.metadata,
+            metadata=metadata,
             queue=QueueInfo(position=queue.position, etaSeconds=round(queue.eta_s)) if queue else None,
             upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
             outputs=[Output.model_validate(o) for o in record.outputs],
             error=GenerationError.model_validate(record.error) if record.error else None,
-            warnings=record.warnings,
+            warnings=warnings,
             links=Links(self=self_url, cancel=f"{self_url}/cancel", events=f"{self_url}/events"),
         )
 

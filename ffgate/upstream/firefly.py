@@ -52,7 +52,7 @@ class Accepted:
 
 def parse_retry_after(value: str | None, *, default: float = 60.0, now: float | None = None) -> float:
     """Seconds to wait from a `retry-after` header that may be delta-seconds or an HTTP-date."""
-    if not value:
+    if not value or not value.isascii():
         return default
     value = value.strip()
     with contextlib.suppress(ValueError):

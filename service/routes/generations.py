@@ -12,6 +12,7 @@ from ffgate.generations.records import Record
 from ffgate.generations.states import Status
 from ffgate.generations.views import Generation
 from ffgate.logs import current_request_id
+from ffgate.numbers import ascii_int
 from service import generation_actions as generations
 from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
 from service.schemas import DeliveryList, GenerationList, GenerationRequest, problem_responses
@@ -110,8 +111,9 @@ def preferred_wait(prefer: str | None, limit: int) -> int | None:
     """N from an RFC 7240 `Prefer` header holding `wait=N` (capped at `limit`), else None."""
     for preference in (prefer or "").split(","):
         name, _, value = preference.strip().partition("=")
-        if name.strip().lower() == "wait" and value.strip().isdigit():
-            return min(int(value.strip()), limit)
+        seconds = ascii_int(value.strip())
+        if name.strip().lower() == "wait" and seconds is not None:
+            return min(seconds, limit)
     return None
 
 
@@ -162,7 +164,7 @@ async def stream_generation_events(
     starting with the current state and ending after the terminal one. Comment lines keep the stream alive
     every 15 s. Resume with `Last-Event-ID`: events up to that sequence are not sent again."""
     await generations.owned(runtime, principal, genId)  # 404 before the stream starts
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = ascii_int(last_event_id.strip() if last_event_id else None) or 0
     events = generations.event_stream(
         runtime, principal, genId, after, _base(runtime), request.is_disconnected
     )
