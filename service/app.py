@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,9 +19,10 @@ from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.wiring import Connections
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
+from service.openapi_doc import complete
+from service.openapi_examples import EXAMPLES
 from service.problems import add_exception_handlers
 from service.routes import clients, generations, health, models
-from service.schemas import Problem
 from service.server import run_http
 
 DESCRIPTION = (
@@ -76,30 +76,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)
-    _document_problems(app)
+    _document_contract(app)
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Describe 422s as what they are (problem+json), not FastAPI's default validation body."""
+def _document_contract(app: FastAPI) -> None:
+    """Serve the contract as it is (service.openapi_doc), not FastAPI's defaults."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    for code, response in operation.get("responses", {}).items():
-                        if code.isdigit() and int(code) >= 400:
-                            response["content"] = problem
-                            response["description"] = HTTPStatus(int(code)).phrase
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name in ("HTTPValidationError", "ValidationError"):
-                components.pop(name, None)
-            components["Problem"] = Problem.model_json_schema()
-            app.openapi_schema = schema
+            app.openapi_schema = complete(schema, EXAMPLES)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

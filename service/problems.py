@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ffgate.errors import (
     FfgateError,
@@ -24,6 +26,7 @@ from service.response_headers import rate_limit_headers
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = 2  # a 503 that knows no better: Redis or Firefly away, usually for seconds
 
 
 def problem_response(exc: FfgateError) -> JSONResponse:
@@ -38,6 +41,9 @@ def problem_response(exc: FfgateError) -> JSONResponse:
     if exc.errors is not None:
         body["errors"] = exc.errors
     headers = {**exc.headers, "X-Request-ID": request_id}
+    if exc.status in (429, 503) and "Retry-After" not in headers:  # every 429 and 503 says when to retry
+        wait_s = getattr(exc, "retry_after_s", RETRY_AFTER_S)
+        headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
     if exc.rate_limit is not None:
         headers |= rate_limit_headers(exc.rate_limit)
     return JSONResponse(body, status_code=exc.status, headers=headers, media_type=PROBLEM_JSON)
@@ -52,19 +58,32 @@ def _validation_errors(exc: RequestValidationError) -> FfgateError:
     return Unprocessable(f"Invalid request: {fields}", errors=items)
 
 
-def _from_http_exception(exc: StarletteHTTPException) -> FfgateError:
+def _from_http_exception(exc: StarletteHTTPException, request: Request) -> FfgateError:
     if exc.status_code == 400:  # FastAPI's answer to a body json.loads cannot take: bad UTF-8, too deep
         return MalformedJson("The request body is not JSON: invalid UTF-8 or nested too deeply.")
     if exc.status_code == 404:
         return NotFound("No such resource.")
     if exc.status_code == 405:
         error: FfgateError = MethodNotAllowed("This method is not allowed here.")
-        if exc.headers and "allow" in {k.lower() for k in exc.headers}:
-            error.headers.update(exc.headers)
+        error.headers["Allow"] = ", ".join(allowed_methods(request))
         return error
     error = FfgateError(str(exc.detail))
     error.status, error.title = exc.status_code, str(exc.detail)
     return error
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette's 405 names only the first route's). Asked
+    of each route through `matches`, which included routers answer too."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -78,9 +97,9 @@ def add_exception_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return problem_response(_validation_errors(exc))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(_from_http_exception(exc))
+        return problem_response(_from_http_exception(exc, request))
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         if _is_redis_error(exc):

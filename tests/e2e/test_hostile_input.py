@@ -31,7 +31,7 @@ def nested(levels: int) -> dict[str, Any]:
         ({**VALID, "metadata": {"blob": "x" * 5000}}, "at most 4096"),
         ({**VALID, "numVariations": "2"}, "numVariations"),
         ({**VALID, "numVariations": True}, "numVariations"),
-        ({**VALID, "numVariations": 2.0}, "numVariations"),
+        ({**VALID, "numVariations": 2.5}, "numVariations"),
         ({**VALID, "seeds": ["7"]}, "seeds"),
         ({**VALID, "size": {"width": "2048", "height": 2048}}, "size"),
     ],

@@ -148,7 +148,6 @@ def test_firefly_body_leaves_out_metadata_and_unset_fields() -> None:
     [
         {"numVariations": "2"},
         {"numVariations": True},
-        {"numVariations": 2.0},
         {"seeds": ["7"]},
         {"seeds": [True]},
         {"visualIntensity": "5"},
@@ -171,3 +170,9 @@ def test_metadata_depth_is_limited_and_named() -> None:
     assert parse(metadata=nested(8)).metadata == nested(8)  # 8 objects inside 7 arrays: 15 levels
     assert "metadata is nested 17 levels deep; at most 16" in refused(metadata=nested(9))
     assert "nested 599 levels deep" in refused(metadata=nested(300))
+
+
+def test_an_integral_json_number_is_an_integer() -> None:
+    assert parse(numVariations=2.0, seeds=[7.0, 8]).seeds == [7, 8]
+    assert "numVariations" in refused(numVariations=2.5)
+    assert "numVariations" in refused(numVariations=float("nan"))
