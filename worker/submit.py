@@ -1,12 +1,13 @@
 """Sending a claimed generation to Firefly, what happens after each answer, and cancelling one Firefly holds.
 
-A POST to generate-async is never repeated once Firefly may have received it: a job found in `sending`
-(its worker died mid-POST) or whose POST timed out is failed with `upstream_outcome_unknown` rather than
-sent again, because Firefly has no idempotency key and a second POST would spend credits twice. A POST that
-provably did not reach Firefly is tried again: after a 429 at once from the front of its client's queue (the
-whole budget is paused meanwhile), after a 5xx once a back-off has passed. A job fails for 5xx only after
-`FFGATE_SUBMIT_MAX_ATTEMPTS` of them while the breaker was closed; while Firefly is down (breaker open) jobs
-stay queued, up to `FFGATE_MAX_QUEUE_S`.
+A POST to generate-async is sent again only when the answer proves Firefly did not take it
+(`ffgate.upstream.firefly.proves_not_taken`: no connection was made, IMS or Firefly refused our
+credentials, or a 429): after a 429 at once from the front of its client's queue (the whole budget is paused
+meanwhile), otherwise once a back-off has passed, failing after `FFGATE_SUBMIT_MAX_ATTEMPTS`. Any other
+failure (a timeout, a connection lost mid-request, 408, any 5xx, a 2xx without a job id) and a job found in
+`sending` (its worker died mid-POST) fail it as `upstream_outcome_unknown` (retryable by the client), because
+Firefly has no idempotency key and a second POST would spend credits twice. While Firefly is down (breaker
+open) the jobs not yet sent stay queued, up to `FFGATE_MAX_QUEUE_S`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ffgate.errors import (
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import set_request_id
+from ffgate.upstream.firefly import proves_not_taken
 from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -108,13 +110,13 @@ async def _refused(ctx: WorkerContext, record: Record, claim: Claim, exc: Upstre
     gen_id = record.id
     if isinstance(exc, UpstreamRateLimited):
         await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
-    elif isinstance(exc, UpstreamTimeout):
+    elif not proves_not_taken(exc):
         await _outcome_unknown(ctx, gen_id, exc.detail)
     elif isinstance(exc, UpstreamRejected):
         await fail(ctx, gen_id, (State.SENDING,), error(exc.code, exc.detail, retryable=False))
     elif claim.probe:  # the breaker is open again and holds every job; this one keeps its place
         await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
-    else:  # unavailable (5xx / unreachable) or credentials refused: Firefly did not take it
+    else:  # unreachable, or credentials refused: Firefly did not take it
         failures = record.submit_failures + 1
         if failures >= ctx.settings.submit_max_attempts:
             code = "upstream_auth" if isinstance(exc, UpstreamAuthError) else "upstream_unavailable"

@@ -210,8 +210,11 @@ class Firefly:
         body = _json(response)
         try:
             return Accepted(str(body["jobId"]), str(body["statusUrl"]), str(body["cancelUrl"]))
-        except KeyError as exc:
-            raise UpstreamUnavailable(f"Firefly accepted the job without {exc.args[0]}") from None
+        except KeyError as exc:  # an answer, so the job may well exist: `upstream_status` says so
+            raise UpstreamUnavailable(
+                f"Firefly answered {response.status_code} without {exc.args[0]}",
+                upstream_status=response.status_code,
+            ) from None
 
     async def status(self, status_url: str, request_id: str) -> dict[str, Any]:
         """Raises UpstreamRateLimited at once, without a request, when the reads budget is spent."""
@@ -280,6 +283,25 @@ class Firefly:
                 raise
             return response
         raise UpstreamAuthError("Firefly refused a freshly fetched IMS token", upstream_status=401)
+
+
+def proves_not_taken(exc: UpstreamError) -> bool:
+    """Whether this answer to generate-async proves Firefly did not create the job, so that sending it
+    again cannot pay twice. Adobe documents 202, 400, 403, 408, 413, 415, 422, 429 and 500 for it
+    (shared/research/firefly-api.md, 3.4 and 5.2) and no 5xx as "no job was created"; so only these prove it:
+
+    - the request never left: no connection (refused, DNS, connect timeout) or no free pool slot;
+    - IMS refused our credentials, or Firefly refused the token (401 twice): it was not processed;
+    - 429 `rate_limited`: the request was refused before processing;
+    - 400, 403, 413, 415 and 422: refused as invalid (these fail the job, they are not sent again).
+
+    Everything else may have created a job: a timeout or a connection lost mid-request, 408
+    `timeout_error` (documented with no word on the job), every 5xx (500 `runtime_error`, and 502, 503 and
+    504 from Adobe's edge, which are not documented at all), and a 2xx without a job id.
+    """
+    if isinstance(exc, UpstreamRateLimited | UpstreamAuthError | UpstreamRejected):
+        return True  # (a 408 is not among the refusals: it is raised as UpstreamUnavailable)
+    return isinstance(exc, UpstreamUnavailable) and exc.upstream_status is None
 
 
 def _raise_for_status(response: httpx.Response) -> None:
