@@ -15,7 +15,8 @@ COPY service ./service
 COPY worker ./worker
 COPY emulator ./emulator
 COPY ffgate ./ffgate
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+COPY clients ./clients
+RUN pip wheel --no-cache-dir --wheel-dir /wheels . './clients/python[webhooks]'
 
 # --- runtime: the installed package only (no dev extras, no compiler), run as an unprivileged user ---------
 FROM python:3.11-slim
@@ -23,7 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels ffgate
+    pip install --no-cache-dir --no-index --find-links=/wheels ffgate 'ffgate-client[webhooks]'
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/ffgate --shell /usr/sbin/nologin ffgate
 USER ffgate:ffgate
 WORKDIR /home/ffgate

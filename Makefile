@@ -3,8 +3,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstalled when pyproject.toml changes; delete it to force a reinstall.
+# Reinstalled when a pyproject.toml changes; delete it to force a reinstall.
 STAMP := $(VENV)/.ffgate-installed
+CLIENT := clients/python
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 REDIS_PORT ?= 6379
 
@@ -15,8 +16,9 @@ install: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+# The client library (its own package, httpx + pydantic) is installed beside the server: `ffgate generate` uses it.
+$(STAMP): pyproject.toml $(CLIENT)/pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]' -e '$(CLIENT)[webhooks]'
 	@touch $@
 
 dev: install
@@ -57,6 +59,7 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict service worker emulator ffgate
+	cd $(CLIENT) && ../../$(BIN)/mypy --strict ffgate_client  # on its own, with its own configuration
 
 bench-inflight: install redis
 	$(BIN)/python bench/inflight.py

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -134,6 +135,160 @@ def clients_revoke(client_id: ClientId) -> None:
 def clients_rotate(client_id: ClientId, as_json: AsJson = False) -> None:
     """Give a client a new API key (printed this once); the old one stops working at once."""
     entry_point("ffgate.cli.clients:rotate")(load_settings(), client_id, as_json)
+
+
+# --- talking to a gateway over HTTP, as any caller does (ffgate.cli.remote, ffgate.cli.generate) -----------
+
+GatewayUrl = Annotated[
+    str, typer.Option("--url", envvar="FFGATE_URL", help="The gateway's base URL.", show_envvar=True)
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--key", envvar="FFGATE_KEY", help="Your API key (ffk_...).", show_envvar=True, show_default=False
+    ),
+]
+DEFAULT_GATEWAY = "http://127.0.0.1:8080"
+GenId = Annotated[str, typer.Argument(help="The generation's id (gen_...).")]
+EXIT_CODES = (
+    "Exit codes: 0 succeeded; 3 failed; 4 canceled; 5 refused by the gateway (4xx); 6 unknown model; "
+    "7 key refused (401/403); 8 rate limit or quota (429); 9 gateway unreachable or failing; "
+    "10 download failed; 11 cannot write the output; 12 --timeout passed; 130 interrupted; 2 bad usage "
+    "(or no client library installed)."
+)
+
+
+def client_entry_point(target: str) -> Callable[..., None]:
+    """`entry_point` for the commands built on the client library, a package of its own (clients/python)
+    that an installation may lack: then one line says so, not a traceback."""
+    try:
+        return entry_point(target)
+    except ModuleNotFoundError as exc:
+        if exc.name != "ffgate_client":
+            raise
+        typer.echo("ffgate: this command needs the client library: pip install ./clients/python", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command(epilog=EXIT_CODES)
+def generate(
+    prompt: Annotated[str, typer.Argument(help='What to generate, e.g. "a white router on a volcano".')],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="The custom model: its assetId or displayName.")
+    ],
+    n: Annotated[int | None, typer.Option("-n", "--n", help="Variations (1-4).", min=1, max=4)] = None,
+    seed: Annotated[
+        list[int] | None, typer.Option("--seed", help="A seed (repeat it, one per image).")
+    ] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, a preset of the model version.")] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="x-model-version, e.g. image4_custom (default: the gateway's).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the images are saved.", file_okay=False)] = Path("."),
+    wait: Annotated[bool, typer.Option(help="Wait for the images and save them, or only submit.")] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print one JSON object: the final generation plus its "files".')
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="Give up waiting after this many seconds.", min=1)
+    ] = None,
+    name: Annotated[
+        str, typer.Option(help="File names: {id}, {index} (0-based), {n} (1-based), {seed}, {ext}.")
+    ] = "{id}-{n}.{ext}",
+    url: GatewayUrl = DEFAULT_GATEWAY,
+    key: ApiKey = None,
+) -> None:
+    """Generate images with a custom model, follow the job live and save the images.
+
+    Shows the generation's progress (queued with its position and ETA, submitted, running, then a bar
+    per file) and prints the saved paths. Ctrl-C asks whether to cancel the generation.
+    """
+    run = client_entry_point("ffgate.cli.generate:run")
+    from ffgate.cli.generate import GenerateOptions
+
+    run(
+        GenerateOptions(
+            prompt, model, n, seed or [], size, model_version, out, wait, as_json, url, key, timeout, name
+        )
+    )
+
+
+@app.command(epilog=EXIT_CODES)
+def models(
+    training_mode: Annotated[
+        Literal["subject", "style"] | None, typer.Option(help="Only subject or style models.")
+    ] = None,
+    published_state: Annotated[
+        str | None, typer.Option(help="Firefly's publishedState filter, e.g. all (default: published).")
+    ] = None,
+    as_json: AsJson = False,
+    url: GatewayUrl = DEFAULT_GATEWAY,
+    key: ApiKey = None,
+) -> None:
+    """The custom models the gateway can use, in a table (or --json)."""
+    client_entry_point("ffgate.cli.remote:models")(url, key, training_mode, published_state, as_json)
+
+
+generations = typer.Typer(help="Your generations on a gateway: list, show, cancel.", no_args_is_help=True)
+app.add_typer(generations, name="generations")
+
+
+@generations.command("list", epilog=EXIT_CODES)
+def generations_list(
+    status: Annotated[
+        Literal["queued", "submitted", "running", "succeeded", "failed", "canceled"] | None,
+        typer.Option(help="Only those in this status."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 20,
+    as_json: AsJson = False,
+    url: GatewayUrl = DEFAULT_GATEWAY,
+    key: ApiKey = None,
+) -> None:
+    """Your generations, newest first."""
+    client_entry_point("ffgate.cli.remote:list_generations")(url, key, status, limit, as_json)
+
+
+@generations.command("show", epilog=EXIT_CODES)
+def generations_show(
+    gen_id: GenId, as_json: AsJson = False, url: GatewayUrl = DEFAULT_GATEWAY, key: ApiKey = None
+) -> None:
+    """One generation: status, queue place, outputs, error."""
+    client_entry_point("ffgate.cli.remote:show")(url, key, gen_id, as_json)
+
+
+@generations.command("cancel", epilog=EXIT_CODES)
+def generations_cancel(
+    gen_id: GenId, as_json: AsJson = False, url: GatewayUrl = DEFAULT_GATEWAY, key: ApiKey = None
+) -> None:
+    """Cancel a generation (at once if it is still queued, else once Firefly confirms)."""
+    client_entry_point("ffgate.cli.remote:cancel")(url, key, gen_id, as_json)
+
+
+# --- training sets (ffgate.datasets, shown by ffgate.cli.dataset) -------------------------------------------
+
+dataset = typer.Typer(help="Custom-model training sets.", no_args_is_help=True)
+app.add_typer(dataset, name="dataset")
+
+
+@dataset.command("check")
+def dataset_check(
+    directory: Annotated[
+        Path, typer.Argument(help="The folder of training images (and caption files).", file_okay=False)
+    ],
+    mode: Annotated[Literal["subject", "style"], typer.Option(help="What the model will learn.")],
+    concept: Annotated[
+        str | None,
+        typer.Option(help="Subject mode: the concept word every caption should name, e.g. router."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check a training set against Adobe's documented requirements before uploading it to Firefly.
+
+    Reports each image (unreadable or unsupported files, too small, aspect ratio, near-duplicates,
+    captions missing or too short, the concept missing; for style sets, phrases repeated across most
+    captions) and the set as a whole. Exits 1 when an error-level rule fails.
+    """
+    entry_point("ffgate.cli.dataset:check")(directory, mode, concept, as_json)
 
 
 @app.command()
