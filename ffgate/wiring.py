@@ -27,7 +27,8 @@ class Connections:
     keys: Keys
     redis: aioredis.Redis
     sync_redis: SyncRedis
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # the submit lane (and IMS): generate-async, FFGATE_UPSTREAM_TIMEOUT_S
+    status_http: httpx.AsyncClient  # the status lane: status, cancel, listings, FFGATE_STATUS_TIMEOUT_S
     queue: Queue
     jobs: JobStore
     deliveries: Deliveries
@@ -35,19 +36,25 @@ class Connections:
     fairqueue: FairQueue | None  # the queued jobs, the budget and the breaker of that credential
 
     @classmethod
-    def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Connections:
-        """Call on the event loop that will use them (redis.asyncio and httpx bind to it)."""
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        http_connections: int,
+        redis_connections: int,
+        status_connections: int | None = None,
+    ) -> Connections:
+        """Call on the event loop that will use them (redis.asyncio and httpx bind to it).
+
+        Submits and status calls get a connection pool each: a status host that answers slowly holds
+        connections of its own pool only, never the ones a submit needs."""
         url = str(settings.redis_url)
         keys = Keys(settings.redis_prefix)
         aredis = aioredis.Redis.from_url(url, max_connections=redis_connections, health_check_interval=30)
         sync_redis = SyncRedis.from_url(url, health_check_interval=30)
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
-            # Every connection kept alive: past httpx's default of 20, the rest would be re-opened per call.
-            limits=httpx.Limits(max_connections=http_connections, max_keepalive_connections=http_connections),
-            follow_redirects=False,
-        )
-        firefly = Firefly(settings, aredis, http, keys) if settings.has_credentials else None
+        http = _client(settings.upstream_timeout_s, http_connections)
+        status_http = _client(settings.status_timeout_s, status_connections or http_connections)
+        firefly = Firefly(settings, aredis, http, keys, status_http) if settings.has_credentials else None
         fairqueue = None
         if firefly is not None:
             breaker = Breaker(aredis, keys, firefly.tokens.client_id, settings)
@@ -58,6 +65,7 @@ class Connections:
             redis=aredis,
             sync_redis=sync_redis,
             http=http,
+            status_http=status_http,
             queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
             jobs=JobStore(aredis, keys, settings.result_ttl_s),
             deliveries=Deliveries(aredis, keys, max(settings.result_ttl_s, 2 * 86400)),
@@ -67,5 +75,15 @@ class Connections:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.status_http.aclose()
         await self.redis.aclose()
         self.sync_redis.close()
+
+
+def _client(timeout_s: float, connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s, connect=5.0),
+        # Every connection kept alive: past httpx's default of 20, the rest would be re-opened per call.
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        follow_redirects=False,
+    )

@@ -58,7 +58,7 @@ def run(settings: Settings) -> None:
         # RQ logs every job at INFO; ours say what matters (with the request id), so keep RQ to warnings.
         worker.work(with_scheduler=True, logging_level="WARNING")
     finally:
-        loop.run(scheduler.stop(), timeout=15)
+        loop.run(scheduler.stop(), timeout=settings.drain_s + 5)
         scheduler_task.cancel()
         loop.run(ctx.aclose(), timeout=5)
         loop.stop()

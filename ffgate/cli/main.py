@@ -59,7 +59,11 @@ def load_emulator_settings() -> EmulatorSettings:
 
 def _invalid_configuration(exc: ValidationError, prefix: str) -> typer.Exit:
     # Listed by hand: pydantic's own message repeats the input, which may be a secret.
-    lines = [f"  {prefix}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
+    # An error of no one field (loc empty) names its variables in its message.
+    lines = [
+        f"  {prefix}{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else f"  {e['msg']}"
+        for e in exc.errors()
+    ]
     typer.echo("ffgate: invalid configuration\n" + "\n".join(lines), err=True)
     return typer.Exit(2)
 

@@ -170,10 +170,16 @@ class Firefly:
     """
 
     def __init__(
-        self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient, keys: Keys
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        http: httpx.AsyncClient,
+        keys: Keys,
+        status_http: httpx.AsyncClient | None = None,
     ) -> None:
         self._settings = settings
-        self._http = http
+        self._http = http  # submits (and IMS): the submit lane
+        self._status_http = status_http or http  # status, cancel and listings: the status lane
         self.tokens = TokenCustody(settings, redis, http, keys)
         cred = self.tokens.client_id
         self.budget = UpstreamBudget(
@@ -221,7 +227,7 @@ class Firefly:
         return _json(await self._read("GET", status_url, request_id, 0.0))
 
     async def cancel(self, cancel_url: str, request_id: str) -> None:
-        await self._call("PUT", cancel_url, request_id)
+        await self._call("PUT", cancel_url, request_id, http=self._status_http)
 
     async def _read(
         self, method: str, url: str, request_id: str, max_wait_s: float, **kwargs: Any
@@ -238,7 +244,9 @@ class Firefly:
                 )
             await asyncio.sleep(wait)
         try:
-            return await self._call(method, url, request_id, budget=self.reads, **kwargs)
+            return await self._call(
+                method, url, request_id, budget=self.reads, http=self._status_http, **kwargs
+            )
         finally:
             await self.reads.settle(member)
 
@@ -248,9 +256,11 @@ class Firefly:
         url: str,
         request_id: str,
         budget: UpstreamBudget | None = None,
+        http: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         extra_headers: dict[str, str] = kwargs.pop("headers", {})
+        client = http or self._http
         for attempt in (1, 2):
             token = await self.tokens.get()
             headers = {
@@ -261,7 +271,7 @@ class Firefly:
                 **extra_headers,
             }
             try:
-                response = await self._http.request(method, url, headers=headers, **kwargs)
+                response = await client.request(method, url, headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 raise UpstreamUnavailable(f"Firefly unreachable: {type(exc).__name__}") from None
             except httpx.TimeoutException as exc:
