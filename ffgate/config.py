@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     # --- shared -------------------------------------------------------------------------------------------
     redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
     redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
+    redis_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        description=(
+            "Connecting to Redis and each answer may take this long (subscriptions wait for messages "
+            "without a limit), so a frozen Redis costs a request this much, not minutes."
+        ),
+    )
     queue_name: str = Field(
         "ffgate", description="Name of the RQ queue of cancels (submits and polls run on the Redis schedule)."
     )
@@ -143,6 +151,14 @@ class Settings(BaseSettings):
     )
     job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")
     maintenance_interval_s: int = Field(15, ge=1, description="How often a worker recovers abandoned work.")
+    redis_outage_hold_s: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "While Redis is away a worker holds what Firefly told it (a job id after a 202) this long, "
+            "writing it as soon as Redis answers; the job's lease is extended when it is written."
+        ),
+    )
     worker_drain_s: float | None = Field(
         None,
         gt=0,

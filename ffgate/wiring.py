@@ -25,7 +25,8 @@ from ffgate.webhooks.schedule import Deliveries
 class Connections:
     settings: Settings
     keys: Keys
-    redis: aioredis.Redis
+    redis: aioredis.Redis  # every command answers within FFGATE_REDIS_TIMEOUT_S
+    subscriber: aioredis.Redis  # subscriptions only: they wait for messages without a read limit
     sync_redis: SyncRedis
     http: httpx.AsyncClient  # the submit lane (and IMS): generate-async, FFGATE_UPSTREAM_TIMEOUT_S
     status_http: httpx.AsyncClient  # the status lane: status, cancel, listings, FFGATE_STATUS_TIMEOUT_S
@@ -50,7 +51,15 @@ class Connections:
         connections of its own pool only, never the ones a submit needs."""
         url = str(settings.redis_url)
         keys = Keys(settings.redis_prefix)
-        aredis = aioredis.Redis.from_url(url, max_connections=redis_connections, health_check_interval=30)
+        timeout = settings.redis_timeout_s
+        aredis = aioredis.Redis.from_url(
+            url,
+            max_connections=redis_connections,
+            health_check_interval=30,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        subscriber = aioredis.Redis.from_url(url, health_check_interval=30, socket_connect_timeout=timeout)
         sync_redis = SyncRedis.from_url(url, health_check_interval=30)
         http = _client(settings.upstream_timeout_s, http_connections)
         status_http = _client(settings.status_timeout_s, status_connections or http_connections)
@@ -63,6 +72,7 @@ class Connections:
             settings=settings,
             keys=keys,
             redis=aredis,
+            subscriber=subscriber,
             sync_redis=sync_redis,
             http=http,
             status_http=status_http,
@@ -77,6 +87,7 @@ class Connections:
         await self.http.aclose()
         await self.status_http.aclose()
         await self.redis.aclose()
+        await self.subscriber.aclose()
         self.sync_redis.close()
 
 

@@ -15,6 +15,7 @@ from ffgate.config import Settings
 from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.logs import configure_logging
+from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.wiring import Connections
 from service.deps import Runtime
@@ -41,10 +42,11 @@ def open_runtime(settings: Settings) -> Runtime:
         models=ModelCatalog(conns.redis, conns.keys, firefly, settings.models_cache_ttl_s)
         if firefly
         else None,
-        feed=ChangeFeed(conns.redis, conns.keys),
+        feed=ChangeFeed(conns.subscriber, conns.keys),
         api_keys=api_keys,
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
+        redis_outage=RedisOutage(conns.redis),
     )
 
 
@@ -58,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield {"runtime": runtime}
         finally:
             await runtime.feed.stop()
+            await runtime.redis_outage.aclose()
             await runtime.aclose()
 
     app = FastAPI(

@@ -17,6 +17,7 @@ from ffgate.clients.store import ClientStore
 from ffgate.generations.admission import SCOPE as SUBMIT_SCOPE
 from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
+from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.wiring import Connections
 from service.response_headers import add_rate_limit_headers
@@ -31,6 +32,7 @@ class Runtime(Connections):
     api_keys: ApiKeys
     clients: ClientStore
     admission: Admission
+    redis_outage: RedisOutage  # logs an outage once, not per request
 
 
 async def _runtime(request: Request) -> Runtime:

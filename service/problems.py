@@ -21,6 +21,7 @@ from ffgate.errors import (
     Unprocessable,
 )
 from ffgate.logs import current_request_id
+from ffgate.redis.outage import REDIS_ERRORS
 from service.response_headers import rate_limit_headers
 
 log = logging.getLogger(__name__)
@@ -101,22 +102,21 @@ def add_exception_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(_from_http_exception(exc, request))
 
+    async def on_redis(request: Request, exc: Exception) -> JSONResponse:
+        # Handled here, not by the catch-all: Starlette re-raises what reaches that one after answering, so
+        # uvicorn would log a traceback per request and drop the keep-alive connection.
+        runtime = getattr(request.state, "runtime", None)
+        if runtime is not None:
+            runtime.redis_outage.failed(exc)
+        return problem_response(ServiceUnavailable("A backing service is unavailable; try again shortly."))
+
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if _is_redis_error(exc):
-            log.error("Redis unavailable: %s", type(exc).__name__)
-            return problem_response(
-                ServiceUnavailable("A backing service is unavailable; try again shortly.")
-            )
         log.exception("unhandled error")
         return problem_response(FfgateError("An unexpected error occurred."))
 
     app.add_exception_handler(FfgateError, on_ffgate)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for redis_error in REDIS_ERRORS:
+        app.add_exception_handler(redis_error, on_redis)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-def _is_redis_error(exc: Exception) -> bool:
-    import redis.exceptions
-
-    return isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)

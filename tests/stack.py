@@ -4,6 +4,7 @@ end-to-end tests and benchmarks. Every process is started here and ended here, b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -78,10 +79,14 @@ def _claim_database() -> tuple[int, redis.Redis]:
 
 
 class Stack:
-    def __init__(self, workdir: Path, **env: str) -> None:
-        self.db, self.redis = _claim_database()
+    def __init__(self, workdir: Path, *, redis_url: str | None = None, **env: str) -> None:
+        """`redis_url`: a Redis of the test's own (one it stops and starts) instead of a shared test DB."""
+        if redis_url is None:
+            self.db, self.redis = _claim_database()
+        else:
+            self.db, self.redis = 0, redis.Redis.from_url(redis_url, socket_timeout=5)
         self.workdir = workdir
-        self.env = base_env(self.db) | env
+        self.env = base_env(self.db) | ({"FFGATE_REDIS_URL": redis_url} if redis_url else {}) | env
         self.children: dict[str, Child] = {}
         self.logs: dict[str, Path] = {}
         self.emulator_url = ""
@@ -145,7 +150,8 @@ class Stack:
 
     def close(self) -> None:
         stop_children(list(self.children.values()), grace_s=10)
-        self.redis.flushdb()  # also drops the ownership key
+        with contextlib.suppress(redis.RedisError):
+            self.redis.flushdb()  # also drops the ownership key
         self.redis.close()
 
     def _wait_http(self, name: str, url: str, timeout_s: float = 30) -> None:
@@ -203,8 +209,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(workdir: Path, *, workers: int = 1, gateways: int = 1, **env: str) -> Iterator[Stack]:
-    stack = Stack(workdir, **env)
+def running_stack(
+    workdir: Path, *, workers: int = 1, gateways: int = 1, redis_url: str | None = None, **env: str
+) -> Iterator[Stack]:
+    stack = Stack(workdir, redis_url=redis_url, **env)
     try:
         stack.start_emulator()
         for i in range(gateways):

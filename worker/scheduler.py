@@ -54,7 +54,7 @@ class Scheduler:
             self._wake.set()
             dispatcher.wake.set()
 
-        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, woken, woken))
+        listener = asyncio.create_task(listen(self.ctx.subscriber, self.ctx.keys.wake, woken, woken))
         submits = asyncio.create_task(dispatcher.run())
         try:
             await self._dispatch()

@@ -29,6 +29,7 @@ from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import set_request_id
 from ffgate.upstream.firefly import proves_not_taken
 from worker.context import WorkerContext
+from worker.holding import until_written
 
 log = logging.getLogger(__name__)
 
@@ -63,22 +64,30 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
         await _settle(ctx, claim, answered, exc.detail)
         await _refused(ctx, record, claim, exc)
         return
-    await _settle(ctx, claim, True)
+    # Firefly took it (and will bill it): what it said is held here until Redis has it, however long Redis
+    # is away (up to FFGATE_REDIS_OUTAGE_HOLD_S), with the job's lease extended meanwhile.
     now = time.time()
     delay = ctx.planner.next_delay(0.0, first=True)
-    await ctx.jobs.transition(
-        gen_id,
-        allowed=(State.SENDING,),
-        to=State.SUBMITTED,
-        fields={
-            "upstreamJobId": accepted.job_id,
-            "statusUrl": accepted.status_url,
-            "cancelUrl": accepted.cancel_url,
-            "submittedAt": repr(now),
-        },
-        schedule=f"poll:{now + delay}",
-    )
+
+    async def record_accepted() -> None:
+        lease = time.time() + ctx.settings.poll_lease_s
+        await ctx.redis.zadd(ctx.keys.schedule, {f"submit:{gen_id}": lease}, xx=True)
+        await ctx.jobs.transition(
+            gen_id,
+            allowed=(State.SENDING,),
+            to=State.SUBMITTED,
+            fields={
+                "upstreamJobId": accepted.job_id,
+                "statusUrl": accepted.status_url,
+                "cancelUrl": accepted.cancel_url,
+                "submittedAt": repr(now),
+            },
+            schedule=f"poll:{now + delay}",
+        )
+
+    await until_written(ctx, f"Firefly's job id for {gen_id}", record_accepted)
     log.info("generation %s accepted by Firefly as %s", gen_id, accepted.job_id)
+    await until_written(ctx, f"the budget of {gen_id}'s submit", lambda: _settle(ctx, claim, True))
     after = await ctx.jobs.get(gen_id)
     if after is not None and after.cancel_requested and not after.terminal:
         await cancel(ctx, gen_id)
