@@ -61,7 +61,10 @@ class Connections:
         )
         subscriber = aioredis.Redis.from_url(url, health_check_interval=30, socket_connect_timeout=timeout)
         sync_redis = SyncRedis.from_url(url, health_check_interval=30)
-        http = _client(settings.upstream_timeout_s, http_connections)
+        # A submit on a connection the server is just closing fails mid-request, and its outcome is then
+        # unknown: so the submit lane reuses only connections idle for less than 2 s (servers commonly
+        # close idle ones after 5 s; httpx's own default is that same 5 s, a race).
+        http = _client(settings.upstream_timeout_s, http_connections, keepalive_s=2.0)
         status_http = _client(settings.status_timeout_s, status_connections or http_connections)
         firefly = Firefly(settings, aredis, http, keys, status_http) if settings.has_credentials else None
         fairqueue = None
@@ -91,10 +94,12 @@ class Connections:
         self.sync_redis.close()
 
 
-def _client(timeout_s: float, connections: int) -> httpx.AsyncClient:
+def _client(timeout_s: float, connections: int, keepalive_s: float = 5.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s, connect=5.0),
         # Every connection kept alive: past httpx's default of 20, the rest would be re-opened per call.
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=keepalive_s
+        ),
         follow_redirects=False,
     )

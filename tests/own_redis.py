@@ -28,9 +28,7 @@ class OwnRedis:
         argv = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
         argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
         with (self.dir / "redis.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         client = redis.Redis(port=self.port, socket_timeout=1)
         while True:

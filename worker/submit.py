@@ -27,6 +27,7 @@ from ffgate.errors import (
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import set_request_id
+from ffgate.redis.outage import REDIS_ERRORS
 from ffgate.upstream.firefly import proves_not_taken
 from worker.context import WorkerContext
 from worker.holding import until_written
@@ -48,7 +49,9 @@ async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: d
 async def send(ctx: WorkerContext, claim: Claim) -> None:
     """POST a job the dispatcher claimed (its budget spent, its state `sending`) and record the answer."""
     gen_id = claim.gen_id
-    record = await ctx.jobs.get(gen_id)
+    # Every Redis step of a claimed job is held through an outage (worker.holding): given up, the job would
+    # sit in `sending` until its lease ran out and then fail as outcome-unknown although nothing was sent.
+    record = await until_written(ctx, f"reading {gen_id}", lambda: ctx.jobs.get(gen_id))
     if record is None:
         await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
@@ -57,12 +60,26 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
         log.info("probing Firefly with %s (circuit breaker half-open)", gen_id)
     try:
         accepted = await ctx.firefly.submit(record.request, record.request_id)
+    except REDIS_ERRORS:
+        # Redis failed inside the call: fetching the IMS token (nothing was sent) or pausing the budget
+        # after a 429 or dropping a refused token (Firefly did not take it). Never after a 202: so the job
+        # goes back to the front of its queue, once Redis answers.
+        log.warning(
+            "Redis failed while sending %s, before Firefly took it; it goes back to its queue", gen_id
+        )
+        await until_written(ctx, f"{gen_id}'s place in its queue", lambda: _back_to_queue(ctx, claim, gen_id))
+        return
     except UpstreamError as exc:
+        refusal = exc  # (`exc` is unbound once the block ends; the retried steps below hold on to it)
         # Timeouts and 5xx count against the breaker; any answer from Firefly clears it; IMS refusing our
         # credentials is neither.
         answered = None if isinstance(exc, UpstreamAuthError) else not _failure(exc)
-        await _settle(ctx, claim, answered, exc.detail)
-        await _refused(ctx, record, claim, exc)
+        await until_written(
+            ctx, f"the budget of {gen_id}'s submit", lambda: _settle(ctx, claim, answered, refusal.detail)
+        )
+        await until_written(
+            ctx, f"Firefly's answer for {gen_id}", lambda: _refused(ctx, record, claim, refusal)
+        )
         return
     # Firefly took it (and will bill it): what it said is held here until Redis has it, however long Redis
     # is away (up to FFGATE_REDIS_OUTAGE_HOLD_S), with the job's lease extended meanwhile.
@@ -91,6 +108,11 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
     after = await ctx.jobs.get(gen_id)
     if after is not None and after.cancel_requested and not after.terminal:
         await cancel(ctx, gen_id)
+
+
+async def _back_to_queue(ctx: WorkerContext, claim: Claim, gen_id: str) -> None:
+    await ctx.fairqueue.budget.settle(claim.budget_member)
+    await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
 
 
 def _failure(exc: UpstreamError) -> bool:
