@@ -85,6 +85,17 @@ class Settings(BaseSettings):
             "key; set it explicitly in production. Every gateway and `ffgate clients` need the same value."
         ),
     )
+    gateway_drain_s: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "After SIGTERM the gateway answers /readyz 503 this long (serving as usual otherwise), then "
+            "answers every long-poll with the current state and ends every event stream, then stops."
+        ),
+    )
+    gateway_grace_s: float = Field(
+        10.0, gt=0, description="...giving requests still running this long to finish once it stops."
+    )
     models_cache_ttl_s: int = Field(300, ge=0)
     max_body_bytes: int = Field(64 * 1024, ge=1)
     max_wait_s: int = Field(60, ge=0, le=3600)

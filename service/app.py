@@ -24,7 +24,8 @@ from service.openapi_doc import complete
 from service.openapi_examples import EXAMPLES
 from service.problems import add_exception_handlers
 from service.routes import clients, generations, health, models
-from service.server import run_http
+from service.server import run_draining
+from service.shutdown import Shutdown
 
 DESCRIPTION = (
     "ffgate holds the Adobe Firefly Services credential for the whole company: internal services ask it "
@@ -33,7 +34,7 @@ DESCRIPTION = (
 )
 
 
-def open_runtime(settings: Settings) -> Runtime:
+def open_runtime(settings: Settings, shutdown: Shutdown | None = None) -> Runtime:
     conns = Connections.open(settings, http_connections=64, redis_connections=256)
     firefly = conns.firefly
     api_keys = ApiKeys(conns.redis, conns.keys, pepper_from(settings))
@@ -47,13 +48,16 @@ def open_runtime(settings: Settings) -> Runtime:
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
         redis_outage=RedisOutage(conns.redis),
+        shutdown=shutdown or Shutdown(),
     )
 
 
 def create_app(settings: Settings) -> FastAPI:
+    shutdown = Shutdown()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        runtime = open_runtime(settings)
+        runtime = open_runtime(settings, shutdown)
         await runtime.feed.start()
         await runtime.api_keys.announce_pepper()
         try:
@@ -71,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    app.state.shutdown = shutdown
     add_exception_handlers(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Metrics)
@@ -99,4 +104,13 @@ def _document_contract(app: FastAPI) -> None:
 
 def serve(settings: Settings, host: str, port: int) -> None:
     configure_logging(settings.log_level, "gateway")
-    run_http(create_app(settings), host, port, log_config=None, timeout_graceful_shutdown=5)
+    app = create_app(settings)
+    run_draining(
+        app,
+        host,
+        port,
+        app.state.shutdown,
+        settings.gateway_drain_s,
+        log_config=None,
+        timeout_graceful_shutdown=settings.gateway_grace_s,
+    )

@@ -21,6 +21,7 @@ from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.wiring import Connections
 from service.response_headers import add_rate_limit_headers
+from service.shutdown import Shutdown
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Runtime(Connections):
     clients: ClientStore
     admission: Admission
     redis_outage: RedisOutage  # logs an outage once, not per request
+    shutdown: Shutdown  # SIGTERM: draining, then waits answered and streams ended
 
 
 async def _runtime(request: Request) -> Runtime:

@@ -34,6 +34,8 @@ async def readyz(runtime: RuntimeDep) -> Health:
     While the circuit breaker holds submits back (Firefly kept failing), the answer is still 200, with
     `status: degraded` and a `detail`: the gateway keeps queueing jobs, which is what it should be routed
     to do, and they are sent once Firefly recovers."""
+    if runtime.shutdown.draining:
+        raise ServiceUnavailable("The gateway is stopping; send requests to another one.")
     try:
         await runtime.redis.ping()
     except Exception as exc:
