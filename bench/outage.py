@@ -55,7 +55,9 @@ def main() -> None:
     own.start()
     env = {"FFGATE_EMULATOR_JOB_LATENCY_S": "20", "FFGATE_SUBMIT_CONCURRENCY": "64"}
     try:
-        with running_stack(workdir, workers=2, redis_url=own.url, **env) as stack:
+        with running_stack(
+            workdir, workers=2, redis_client=own.client(), FFGATE_REDIS_URL=own.url, **env
+        ) as stack:
             with stack.emulator() as emu:
                 fault = {"endpoint": "generate", "status": None, "delayS": 1.0}
                 assert emu.post("/_emulator/faults", json=fault).status_code == 200

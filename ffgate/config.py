@@ -7,36 +7,102 @@ nothing reads the environment anywhere else. The emulator has settings of its ow
 from __future__ import annotations
 
 import ipaddress
+import os
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, RedisDsn, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    DirectoryPath,
+    Field,
+    HttpUrl,
+    RedisDsn,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from ffgate.storage.location import FileLocation, S3Location, parse_storage_url
 
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
 DEFAULT_FIREFLY_URL = "https://firefly-api.adobe.io"
+# Secrets mounted as files (a Kubernetes Secret volume, Docker secrets): read from here when it exists.
+DEFAULT_SECRETS_DIR = "/run/secrets/ffgate"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FFGATE_", extra="ignore", frozen=True)
 
     # --- shared -------------------------------------------------------------------------------------------
-    redis_url: RedisDsn = RedisDsn("redis://127.0.0.1:6379/0")
-    redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
+    redis_url: RedisDsn = Field(
+        RedisDsn("redis://127.0.0.1:6379/0"),
+        description=(
+            "Redis for jobs, queues, caches and the shared token. With FFGATE_REDIS_SENTINELS set, only its "
+            "database, username and password are used (and `rediss://` for TLS): the host is the sentinels'."
+        ),
+    )
+    redis_sentinels: Annotated[list[tuple[str, int]], NoDecode] = Field(
+        [],
+        description=(
+            "`host:port,host:port`: Redis Sentinels to ask for the primary named "
+            "FFGATE_REDIS_SENTINEL_MASTER (asked again after every failover). Empty: FFGATE_REDIS_URL is "
+            "the server itself."
+        ),
+    )
+    redis_sentinel_master: str | None = Field(
+        None, validate_default=True, description="The primary's name in the sentinels' configuration."
+    )
     redis_timeout_s: float = Field(
         1.0,
         gt=0,
         description=(
             "Connecting to Redis and each answer may take this long (subscriptions wait for messages "
-            "without a limit), so a frozen Redis costs a request this much, not minutes."
+            "without a limit); a command that timed out waiting for its answer is not sent again."
         ),
     )
+    redis_retry_for_s: float = Field(
+        15.0,
+        ge=0,
+        description=(
+            "A command that could not reach Redis (refused, reset, no primary known yet) is tried again "
+            "for this long before the error reaches ffgate: long enough to ride out a Sentinel failover."
+        ),
+    )
+    gateway_redis_retry_for_s: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "The gateway's FFGATE_REDIS_RETRY_FOR_S: a client's request is answered 503 with Retry-After "
+            "after this long without Redis rather than held for a whole failover (workers ride it out)."
+        ),
+    )
+    redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
     queue_name: str = Field(
         "ffgate", description="Name of the RQ queue of cancels (submits and polls run on the Redis schedule)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description=(
+            "`json`: one JSON object a line (time, level, process, logger, message, request_id and, where "
+            "known, generation_id and client_id); `text`: the same as a readable line (`ffgate dev`)."
+        ),
+    )
+    secrets_dir: DirectoryPath | None = Field(
+        None,
+        description=(
+            "A directory of files named after settings (e.g. `FFGATE_ADMIN_KEY`), each holding its value; "
+            f"default {DEFAULT_SECRETS_DIR}, read only when it exists. The environment wins over a file."
+        ),
     )
 
     # --- upstream: Adobe IMS + Firefly ---------------------------------------------------------------------
@@ -206,6 +272,43 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
         return value
 
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        addresses = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            host, sep, port = part.rpartition(":")
+            host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"give each sentinel as host:port (e.g. 10.0.0.5:26379), not {part!r}")
+            addresses.append((host, int(port)))
+        return addresses
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_ports(cls, value: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        for host, port in value:
+            if not 0 < port < 65536:
+                raise ValueError(f"{host}:{port}: a port is 1-65535")
+        return value
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _master_with_sentinels(cls, value: str | None, info: ValidationInfo) -> str | None:
+        sentinels = info.data.get("redis_sentinels")
+        if sentinels is None:  # FFGATE_REDIS_SENTINELS itself is invalid: that error says it all
+            return value
+        value = value.strip() if value else None
+        if sentinels and not value:
+            raise ValueError("required with FFGATE_REDIS_SENTINELS: the name the sentinels monitor")
+        if value and not sentinels:
+            raise ValueError("set FFGATE_REDIS_SENTINELS too (host:port,...), or unset this")
+        return value
+
     @field_validator("storage_url")
     @classmethod
     def _storage_location(cls, value: str) -> str:
@@ -234,6 +337,30 @@ class Settings(BaseSettings):
         if any(not name or weight < 1 for name, weight in value.items()):
             raise ValueError("give each client as `name=weight` with a weight of at least 1")
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then secret files (FFGATE_SECRETS_DIR, else the default
+        directory when it exists). A FFGATE_SECRETS_DIR that is no directory fails as that setting."""
+        sources = (init_settings, env_settings, dotenv_settings)
+        secrets_dir = Path(os.environ.get("FFGATE_SECRETS_DIR") or DEFAULT_SECRETS_DIR)
+        if secrets_dir.is_dir():
+            return (*sources, SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+        return sources
+
+    @property
+    def redis_sentinel(self) -> tuple[list[tuple[str, int]], str] | None:
+        """(sentinel addresses, primary name) when Redis is found through Sentinel."""
+        if self.redis_sentinels and self.redis_sentinel_master:
+            return self.redis_sentinels, self.redis_sentinel_master
+        return None
 
     @property
     def ims_token_url(self) -> str:

@@ -35,7 +35,12 @@ DESCRIPTION = (
 
 
 def open_runtime(settings: Settings, shutdown: Shutdown | None = None) -> Runtime:
-    conns = Connections.open(settings, http_connections=64, redis_connections=256)
+    conns = Connections.open(
+        settings,
+        http_connections=64,
+        redis_connections=256,
+        redis_retry_for_s=settings.gateway_redis_retry_for_s,
+    )
     firefly = conns.firefly
     api_keys = ApiKeys(conns.redis, conns.keys, pepper_from(settings))
     return Runtime(
@@ -43,7 +48,7 @@ def open_runtime(settings: Settings, shutdown: Shutdown | None = None) -> Runtim
         models=ModelCatalog(conns.redis, conns.keys, firefly, settings.models_cache_ttl_s)
         if firefly
         else None,
-        feed=ChangeFeed(conns.subscriber, conns.keys),
+        feed=ChangeFeed(conns.redis, conns.keys),
         api_keys=api_keys,
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
@@ -103,7 +108,7 @@ def _document_contract(app: FastAPI) -> None:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    configure_logging(settings.log_level, "gateway")
+    configure_logging(settings.log_level, "gateway", settings.log_format)
     app = create_app(settings)
     run_draining(
         app,

@@ -41,6 +41,10 @@ class OwnRedis:
                 time.sleep(0.05)
         client.close()
 
+    def client(self) -> redis.Redis:
+        """A client for the test's own reads (the stack closes it)."""
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
     def stop(self) -> None:
         """Ends the server (SIGTERM: it flushes the append-only file first) and waits for it."""
         if self.proc is not None and self.proc.poll() is None:

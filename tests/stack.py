@@ -79,14 +79,18 @@ def _claim_database() -> tuple[int, redis.Redis]:
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, redis_url: str | None = None, **env: str) -> None:
-        """`redis_url`: a Redis of the test's own (one it stops and starts) instead of a shared test DB."""
-        if redis_url is None:
+    def __init__(self, workdir: Path, redis_client: redis.Redis | None = None, **env: str) -> None:
+        """`redis_client`: the Redis that `env` points the processes at (e.g. through Sentinel), which the
+        stack then empties when it closes; by default a database of the test Redis, claimed for the stack."""
+        if redis_client is None:
             self.db, self.redis = _claim_database()
         else:
-            self.db, self.redis = 0, redis.Redis.from_url(redis_url, socket_timeout=5)
+            self.db, self.redis = (
+                int(redis_client.connection_pool.connection_kwargs.get("db", 0)),
+                redis_client,
+            )
         self.workdir = workdir
-        self.env = base_env(self.db) | ({"FFGATE_REDIS_URL": redis_url} if redis_url else {}) | env
+        self.env = base_env(self.db) | env
         self.children: dict[str, Child] = {}
         self.logs: dict[str, Path] = {}
         self.emulator_url = ""
@@ -210,9 +214,9 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    workdir: Path, *, workers: int = 1, gateways: int = 1, redis_url: str | None = None, **env: str
+    workdir: Path, *, workers: int = 1, gateways: int = 1, redis_client: redis.Redis | None = None, **env: str
 ) -> Iterator[Stack]:
-    stack = Stack(workdir, redis_url=redis_url, **env)
+    stack = Stack(workdir, redis_client, **env)
     try:
         stack.start_emulator()
         for i in range(gateways):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import typer
 from pydantic import ValidationError
 
 from ffgate.config import Settings
@@ -67,3 +69,105 @@ def test_the_worker_drain_outlasts_the_upstream_timeout(monkeypatch: pytest.Monk
     assert Settings().drain_s == 20
     monkeypatch.setenv("FFGATE_WORKER_DRAIN_S", "16")
     assert Settings().drain_s == 16
+
+
+# --- Redis through Sentinel, timeouts, log format, secret files ---------------------------------------------
+
+
+def _invalid(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **env: str) -> str:
+    """What `ffgate` prints when it refuses to start with these variables."""
+    from ffgate.cli.main import load_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(typer.Exit) as exit_info:
+        load_settings()
+    assert exit_info.value.exit_code == 2
+    return capsys.readouterr().err
+
+
+def test_sentinels_are_read_as_host_port_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FFGATE_REDIS_SENTINELS", "10.0.0.5:26379, sentinel-b:26380,[::1]:26381,")
+    monkeypatch.setenv("FFGATE_REDIS_SENTINEL_MASTER", " ffgate ")
+    settings = Settings()
+    expected = [("10.0.0.5", 26379), ("sentinel-b", 26380), ("::1", 26381)]
+    assert settings.redis_sentinels == expected
+    assert settings.redis_sentinel == (expected, "ffgate")
+
+
+def test_without_sentinels_redis_is_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FFGATE_REDIS_SENTINELS", raising=False)
+    monkeypatch.delenv("FFGATE_REDIS_SENTINEL_MASTER", raising=False)
+    settings = Settings()
+    assert settings.redis_sentinels == [] and settings.redis_sentinel is None
+    assert (settings.redis_timeout_s, settings.redis_retry_for_s) == (1.0, 15.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"FFGATE_REDIS_SENTINELS": "sentinel-a", "FFGATE_REDIS_SENTINEL_MASTER": "m"},
+            "FFGATE_REDIS_SENTINELS: ",
+        ),
+        ({"FFGATE_REDIS_SENTINELS": "a:26379,b:x", "FFGATE_REDIS_SENTINEL_MASTER": "m"}, "not 'b:x'"),
+        ({"FFGATE_REDIS_SENTINELS": "a:0", "FFGATE_REDIS_SENTINEL_MASTER": "m"}, "a port is 1-65535"),
+        ({"FFGATE_REDIS_SENTINELS": "a:26379"}, "FFGATE_REDIS_SENTINEL_MASTER: Value error, required with"),
+        (
+            {"FFGATE_REDIS_SENTINEL_MASTER": "m"},
+            "FFGATE_REDIS_SENTINEL_MASTER: Value error, set FFGATE_REDIS_SENTINELS",
+        ),
+        ({"FFGATE_REDIS_TIMEOUT_S": "0"}, "FFGATE_REDIS_TIMEOUT_S: "),
+        ({"FFGATE_LOG_FORMAT": "xml"}, "FFGATE_LOG_FORMAT: Input should be 'json' or 'text'"),
+        ({"FFGATE_SECRETS_DIR": "/nonexistent/ffgate-secrets"}, "FFGATE_SECRETS_DIR: "),
+    ],
+)
+def test_a_bad_value_stops_the_start_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], message: str
+) -> None:
+    for name in ("FFGATE_REDIS_SENTINELS", "FFGATE_REDIS_SENTINEL_MASTER"):
+        monkeypatch.delenv(name, raising=False)
+    printed = _invalid(monkeypatch, capsys, **env)
+    assert printed.startswith("ffgate: invalid configuration\n")
+    assert message in printed, printed
+
+
+def test_logs_are_json_unless_text_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FFGATE_LOG_FORMAT", raising=False)
+    assert Settings().log_format == "json"
+    monkeypatch.setenv("FFGATE_LOG_FORMAT", "text")
+    assert Settings().log_format == "text"
+
+
+def test_secrets_are_read_from_files_named_after_their_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "FFGATE_ADMIN_KEY").write_text("ffk_from_a_file\n")  # as `kubectl create secret` writes it
+    (tmp_path / "FFGATE_KEY_PEPPER").write_text("pepper-from-a-file-0123456789")
+    (tmp_path / "FFGATE_REDIS_URL").write_text("redis://:secret@redis-primary:6379/2")
+    monkeypatch.setenv("FFGATE_SECRETS_DIR", str(tmp_path))
+    for name in ("FFGATE_ADMIN_KEY", "FFGATE_KEY_PEPPER", "FFGATE_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.admin_key is not None and settings.admin_key.get_secret_value() == "ffk_from_a_file"
+    assert settings.key_pepper is not None
+    assert settings.key_pepper.get_secret_value() == "pepper-from-a-file-0123456789"
+    assert settings.redis_url.host == "redis-primary" and settings.redis_url.path == "/2"
+    # The environment wins over a file.
+    monkeypatch.setenv("FFGATE_ADMIN_KEY", "ffk_from_the_environment")
+    settings = Settings()
+    assert settings.admin_key is not None
+    assert settings.admin_key.get_secret_value() == "ffk_from_the_environment"
+
+
+def test_the_default_secrets_directory_is_read_only_when_it_exists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FFGATE_SECRETS_DIR", raising=False)
+    monkeypatch.delenv("FFGATE_ADMIN_KEY", raising=False)
+    monkeypatch.setattr("ffgate.config.DEFAULT_SECRETS_DIR", str(tmp_path / "absent"))
+    assert Settings().admin_key is None  # no warning (pytest turns warnings into errors), no error
+    (tmp_path / "absent").mkdir()
+    (tmp_path / "absent" / "FFGATE_ADMIN_KEY").write_text("ffk_mounted")
+    admin_key = Settings().admin_key
+    assert admin_key is not None and admin_key.get_secret_value() == "ffk_mounted"

@@ -19,6 +19,7 @@ from ffgate.budget.eta import queue_place
 from ffgate.clock import iso, utcnow
 from ffgate.generations.records import Record
 from ffgate.generations.views import Generation
+from ffgate.logs import bind
 from ffgate.webhooks.destinations import IPAddress, RefusedDestination, resolve_destination
 from ffgate.webhooks.schedule import Message, retry_delay
 from ffgate.webhooks.signing import signed_headers, signing_secret
@@ -33,6 +34,7 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
     if message is None or record is None or not record.webhook_url:
         await ctx.deliveries.drop(webhook_id)
         return
+    bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     if not await ctx.deliveries.claim(message):
         return  # another worker is on it
     attempt = message.attempt + 1

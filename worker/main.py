@@ -31,7 +31,7 @@ async def _open(settings: Settings) -> WorkerContext:
 
 
 def run(settings: Settings) -> None:
-    configure_logging(settings.log_level, "worker")
+    configure_logging(settings.log_level, "worker", settings.log_format)
     loop = LoopThread()
     ctx = loop.run(_open(settings))
     runtime.install(ctx, loop)

@@ -19,7 +19,7 @@ from ffgate.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
 from ffgate.generations.changefeed import listen, until_set
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State
-from ffgate.logs import set_request_id
+from ffgate.logs import bind
 from worker.context import WorkerContext
 from worker.deliveries import deliver
 from worker.dispatcher import Dispatcher
@@ -54,7 +54,7 @@ class Scheduler:
             self._wake.set()
             dispatcher.wake.set()
 
-        listener = asyncio.create_task(listen(self.ctx.subscriber, self.ctx.keys.wake, woken, woken))
+        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, woken, woken))
         submits = asyncio.create_task(dispatcher.run())
         try:
             await self._dispatch()
@@ -153,7 +153,7 @@ async def poll(ctx: WorkerContext, gen_id: str) -> None:
     if record is None or record.state not in AT_FIREFLY or not record.status_url:
         await ctx.jobs.unschedule(f"poll:{gen_id}")
         return
-    set_request_id(record.request_id)
+    bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     now = time.time()
     elapsed = now - (record.submitted_at or now)
     try:

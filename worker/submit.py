@@ -26,7 +26,7 @@ from ffgate.errors import (
 )
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State
-from ffgate.logs import set_request_id
+from ffgate.logs import bind
 from ffgate.redis.outage import REDIS_ERRORS
 from ffgate.upstream.firefly import proves_not_taken
 from worker.context import WorkerContext
@@ -55,7 +55,7 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
     if record is None:
         await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
-    set_request_id(record.request_id)
+    bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     if claim.probe:
         log.info("probing Firefly with %s (circuit breaker half-open)", gen_id)
     try:
@@ -172,7 +172,7 @@ async def resume(ctx: WorkerContext, gen_id: str) -> None:
     if record is None or record.state not in (State.QUEUED, State.SENDING):
         await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
-    set_request_id(record.request_id)
+    bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     if record.state == State.SENDING:
         await _outcome_unknown(ctx, gen_id, "The worker sending this job stopped before Firefly answered")
     elif _overdue(ctx, record):
@@ -218,7 +218,7 @@ async def cancel(ctx: WorkerContext, gen_id: str) -> None:
     record = await ctx.jobs.get(gen_id)
     if record is None or record.terminal or not record.cancel_url:
         return
-    set_request_id(record.request_id)
+    bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     try:
         await ctx.firefly.cancel(record.cancel_url, record.request_id)
     except UpstreamRejected as exc:

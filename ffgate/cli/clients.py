@@ -10,7 +10,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
-import redis.asyncio as aioredis
 import typer
 from redis.exceptions import RedisError
 from rich import box
@@ -22,6 +21,7 @@ from ffgate.clients.store import SCOPES, ApiClient, ClientStore, Issued
 from ffgate.config import Settings
 from ffgate.errors import FfgateError
 from ffgate.redis.keys import Keys
+from ffgate.wiring import open_redis
 from service.schemas import Client
 
 T = TypeVar("T")
@@ -33,7 +33,7 @@ def _run(
     settings: Settings, action: Callable[[ClientStore], Awaitable[T]], *, issues_keys: bool = False
 ) -> T:
     async def main() -> T:
-        redis = aioredis.Redis.from_url(str(settings.redis_url), socket_connect_timeout=5)
+        redis = open_redis(settings)
         try:
             keys = Keys(settings.redis_prefix)
             api_keys = ApiKeys(redis, keys, pepper_from(settings))
@@ -53,7 +53,8 @@ def _run(
         _fail(exc.detail)
     except RedisError as exc:
         # Not the URL: it may hold a password.
-        _fail(f"Redis at FFGATE_REDIS_URL does not answer ({type(exc).__name__}).")
+        where = "the primary FFGATE_REDIS_SENTINELS name" if settings.redis_sentinel else "FFGATE_REDIS_URL"
+        _fail(f"Redis at {where} does not answer ({type(exc).__name__}).")
 
 
 def _fail(message: str) -> NoReturn:

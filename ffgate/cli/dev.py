@@ -99,6 +99,10 @@ def plan_stack(
     if not redis_up:
         redis_url = f"redis://127.0.0.1:{options.redis_port}/0"
         env[env_name("redis_url")] = redis_url
+        if settings.redis_sentinel:  # none answered: the embedded one replaces them
+            env[env_name("redis_sentinels")] = env[env_name("redis_sentinel_master")] = ""
+    if "log_format" not in user_set:
+        env[env_name("log_format")] = "text"  # a person reads these lines
 
     emulator_url: str | None = None
     loosened: dict[str, str] = {}
@@ -217,8 +221,7 @@ def _signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[No
 
 def run_dev(settings: Settings, emulator: EmulatorSettings, options: DevOptions, console: Console) -> int:
     """Run the stack until a signal (exit 0) or a failure (exit 1); see the module docstring."""
-    redis_up = processes.redis_answers(str(settings.redis_url))
-    plan = plan_stack(settings, emulator, options, redis_up=redis_up)
+    plan = plan_stack(settings, emulator, options, redis_up=processes.redis_answers(settings))
     try:
         check_ports_free(plan, options)
     except DevError as exc:
@@ -226,7 +229,10 @@ def run_dev(settings: Settings, emulator: EmulatorSettings, options: DevOptions,
         return 1
 
     if plan.embedded_redis:
-        where = f"{settings.redis_url.host}:{settings.redis_url.port}"  # not the URL: it may hold a password
+        # Not the URL: it may hold a password.
+        where = f"{settings.redis_url.host}:{settings.redis_url.port}"
+        if settings.redis_sentinel:
+            where = "the primary of FFGATE_REDIS_SENTINELS"
         console.print(f"[bold]ffgate dev:[/] no Redis answers at {escape(where)}: starting an embedded one")
     supervisor = Supervisor(console)
     workdir = Path(tempfile.mkdtemp(prefix="ffgate-dev-")) if plan.embedded_redis else None

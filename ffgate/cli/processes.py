@@ -20,8 +20,11 @@ from typing import IO
 
 import httpx
 import redis
+from pydantic import RedisDsn
 from rich.console import Console
 from rich.text import Text
+
+from ffgate.config import Settings
 
 PREFIX_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
 
@@ -117,9 +120,14 @@ def describe_exit(returncode: int) -> str:
 # --- probes -------------------------------------------------------------------------------------------------
 
 
-def redis_answers(url: str, timeout_s: float = 1.0) -> bool:
-    """True when a Redis at `url` answers PING within `timeout_s`."""
-    client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+def redis_answers(target: Settings | str, timeout_s: float = 1.0) -> bool:
+    """True when Redis answers PING within `timeout_s`: the one `target` settings describe (through their
+    sentinels, if any), or the one at the URL `target`. Asked once, not retried."""
+    from ffgate.wiring import open_sync_redis
+
+    if isinstance(target, str):
+        target = Settings.model_construct(redis_url=RedisDsn(target))
+    client = open_sync_redis(target.model_copy(update={"redis_timeout_s": timeout_s, "redis_retry_for_s": 0}))
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):

@@ -24,7 +24,9 @@ def test_a_10s_redis_outage_loses_nothing_and_clients_get_prompt_503s(workdir: P
     own = OwnRedis(workdir)
     own.start()
     try:
-        with running_stack(workdir, redis_url=own.url, FFGATE_SUBMIT_CONCURRENCY="16") as stack:
+        with running_stack(
+            workdir, redis_client=own.client(), FFGATE_REDIS_URL=own.url, FFGATE_SUBMIT_CONCURRENCY="16"
+        ) as stack:
             with stack.emulator() as emu:  # generate-async answers in about a second, as Firefly's does
                 fault = {"endpoint": "generate", "status": None, "delayS": 1.0}
                 assert emu.post("/_emulator/faults", json=fault).status_code == 200
