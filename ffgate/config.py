@@ -111,7 +111,13 @@ class Settings(BaseSettings):
     adobe_scopes: str = "openid,AdobeID,firefly_api,ff_apis"
     ims_url: HttpUrl = Field(HttpUrl(DEFAULT_IMS_URL), description="Adobe IMS; /ims/token/v3 is appended.")
     firefly_url: HttpUrl = Field(HttpUrl(DEFAULT_FIREFLY_URL), description="Firefly Services' base URL.")
-    model_version: str = Field("image3_custom", description="x-model-version sent with custom-model jobs.")
+    model_version: Literal["image4_custom", "image3_custom"] = Field(
+        "image4_custom",
+        description=(
+            "x-model-version of a generation whose request and model record name none "
+            "(image4_custom | image3_custom)."
+        ),
+    )
     upstream_timeout_s: float = Field(
         15.0, gt=0, description="Each Firefly/IMS call must be answered within this (connect: 5 s)."
     )
@@ -166,6 +172,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1)
     max_wait_s: int = Field(60, ge=0, le=3600)
     public_base_url: str | None = Field(None, description="Absolute base for links; relative when unset.")
+    access_token_ttl_s: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        description="Life of a token from the gateway's Firefly-compatible `POST /ims/token/v2|v3`.",
+    )
+    openai_wait_s: int = Field(
+        120,
+        ge=1,
+        le=600,
+        description="How long `POST /v1/images/generations` waits for the images before it answers 504.",
+    )
     webhook_allowed_cidrs: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
     admin_webhook_secret: SecretStr | None = Field(
         None,

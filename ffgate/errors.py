@@ -24,7 +24,8 @@
         ├── UpstreamUnavailable      5xx, or the request never reached Firefly; retryable
         └── UpstreamTimeout          no answer in time: whether Firefly acted is unknown
 
-Every error maps to `application/problem+json` in `service.problems`, and nowhere else. An error raised
+Every error maps to `application/problem+json` in `service.problems`, and nowhere else (or, on the Firefly-
+and OpenAI-compatible surfaces, to those APIs' own error bodies, chosen there too). An error raised
 once the caller is known carries the caller's request-rate state (`rate_limit`), which the HTTP layer turns
 into `RateLimit-*` headers.
 """
@@ -42,10 +43,19 @@ class FfgateError(Exception):
     slug = "internal-error"
     title = "Internal Server Error"
 
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors
+        # A machine-readable code, for the answers whose bodies carry one (Firefly's `error_code` on the
+        # compatible surface, what Firefly itself said for upstream errors); the slug unless given.
+        self.code = code or self.slug
         self.headers: dict[str, str] = {}
         self.rate_limit: RateLimitState | None = None
 
@@ -159,9 +169,8 @@ class UpstreamError(FfgateError):
         upstream_status: int | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(detail, code=code)
         self.upstream_status = upstream_status
-        self.code = code or self.slug
 
 
 class UpstreamRejected(UpstreamError):

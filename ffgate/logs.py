@@ -137,6 +137,13 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn's own logging config (if anything in the process applied it) gives its loggers handlers, levels
+    # of their own and stops them propagating: every line goes through the one handler, at the one level.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
     # httpx logs every request URL at INFO; status URLs are fine, but nothing upstream needs that volume.
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ffgate.clients.access_tokens import AccessTokens
 from ffgate.clients.api_keys import ApiKeys, pepper_from
 from ffgate.clients.store import ClientStore
 from ffgate.config import Settings
@@ -17,13 +18,23 @@ from ffgate.generations.changefeed import ChangeFeed
 from ffgate.logs import configure_logging
 from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
 from service.openapi_doc import complete
 from service.openapi_examples import EXAMPLES
 from service.problems import add_exception_handlers
-from service.routes import clients, generations, health, models
+from service.routes import (
+    clients,
+    firefly_compat,
+    generations,
+    health,
+    ims_compat,
+    model_records,
+    models,
+    openai_compat,
+)
 from service.server import run_draining
 from service.shutdown import Shutdown
 
@@ -54,6 +65,8 @@ def open_runtime(settings: Settings, shutdown: Shutdown | None = None) -> Runtim
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
         redis_outage=RedisOutage(conns.redis),
         shutdown=shutdown or Shutdown(),
+        model_records=ModelRecords(conns.redis, conns.keys),
+        access_tokens=AccessTokens(conns.redis, conns.keys, api_keys, settings.access_token_ttl_s),
     )
 
 
@@ -89,6 +102,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(clients.router)
+    app.include_router(model_records.router)
+    app.include_router(firefly_compat.router)
+    app.include_router(ims_compat.router)
+    app.include_router(openai_compat.router)
     _document_contract(app)
     return app
 

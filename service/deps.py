@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ffgate.clients.access_tokens import AccessTokens, authenticate_bearer
 from ffgate.clients.api_keys import ApiKeys
 from ffgate.clients.authentication import Credentials, Principal, authenticate
 from ffgate.clients.store import ClientStore
@@ -19,6 +20,7 @@ from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
+from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
 from service.response_headers import add_rate_limit_headers
 from service.shutdown import Shutdown
@@ -35,6 +37,8 @@ class Runtime(Connections):
     admission: Admission
     redis_outage: RedisOutage  # logs an outage once, not per request
     shutdown: Shutdown  # SIGTERM: draining, then waits answered and streams ended
+    model_records: ModelRecords
+    access_tokens: AccessTokens
 
 
 async def _runtime(request: Request) -> Runtime:
@@ -61,6 +65,25 @@ def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
         request: Request, runtime: RuntimeDep, credentials: Annotated[Credentials, Depends(_credentials)]
     ) -> Principal:
         principal = await authenticate(runtime.api_keys, credentials, scope)
+        add_rate_limit_headers(principal.rate)
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+def requires_bearer(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """As `requires`, for the Firefly-compatible routes: the bearer is an API key or a token from their
+    `/ims/token`."""
+
+    async def dependency(request: Request, runtime: RuntimeDep, bearer: BearerDep) -> Principal:
+        principal = await authenticate_bearer(
+            runtime.api_keys,
+            runtime.access_tokens,
+            runtime.settings.admin_key,
+            bearer.credentials if bearer else None,
+            scope,
+        )
         add_rate_limit_headers(principal.rate)
         request.state.principal = principal
         return principal
@@ -115,3 +138,9 @@ class AuthenticatedFirst(APIRoute):
                 raise
 
         return route
+
+
+def absolute_base(request: Request, runtime: Runtime) -> str:
+    """The gateway's own base URL for links clients follow as given (Firefly's statusUrl, OpenAI's image
+    URLs): FFGATE_PUBLIC_BASE_URL, else the URL this request came to."""
+    return (runtime.settings.public_base_url or str(request.base_url)).rstrip("/")

@@ -27,6 +27,7 @@ from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State, public_status
 from ffgate.generations.views import DeliveryAttempt, Generation
 from ffgate.numbers import ascii_int
+from ffgate.upstream import versions
 from ffgate.webhooks.destinations import RefusedDestination, resolve_destination
 from service.deps import Runtime
 from service.response_headers import add_rate_limit_headers
@@ -43,7 +44,7 @@ def new_generation_id() -> str:
 
 async def submit(
     rt: Runtime,
-    credentials: Credentials,
+    credentials: Credentials | Principal,
     body: GenerationRequest,
     request_id: str,
     idempotency_key: str | None,
@@ -52,16 +53,27 @@ async def submit(
 
     Returns the job, whether it is one an earlier request with this `idempotency_key` created, and the
     caller. The caller is authenticated by the script that writes the job (ffgate.generations.admission)
-    when the model
-    is in this process's copy of the catalogue and there is no webhook to check; otherwise first, before the
-    model is looked for in Redis or Firefly and the webhook's address is resolved.
+    when the model is in this process's copy of the catalogue, there is no webhook to check and the request
+    passes its version's rules (ffgate.upstream.versions); otherwise first, before the model is looked for
+    in Redis or Firefly, the webhook's address is resolved or the request is refused. The stored request
+    (and what an `Idempotency-Key` fingerprints) holds the `modelVersion` it resolved to.
     """
-    who: Principal | Credentials = credentials.admin or credentials
+    who: Principal | Credentials = (
+        credentials if isinstance(credentials, Principal) else credentials.admin or credentials
+    )
     model = rt.models.cached(body.customModelId) if rt.models is not None else None
     if model is None or body.webhook is not None:
-        who = await authenticate(rt.api_keys, credentials, SCOPE)
-        add_rate_limit_headers(who.rate)
+        who = await _authenticated(rt, who)
         model = model or await _find_model(rt, body, request_id)
+    version, record = await rt.model_records.resolve(
+        body.customModelId, body.modelVersion, rt.settings.model_version
+    )
+    checked = versions.check(body.firefly_body(), version, model)
+    refusal = record.refusal()
+    if refusal or not checked.ok:
+        who = await _authenticated(rt, who)
+        errors = [{"loc": ["body", "customModelId"], "msg": refusal}] if refusal else checked.errors
+        raise Unprocessable(refusal or checked.errors[0]["msg"], errors=errors).for_caller(who.rate)
     webhook = None
     if body.webhook is not None:
         webhook = body.webhook.model_dump()
@@ -72,15 +84,16 @@ async def submit(
                 str(exc), errors=[{"loc": ["body", "webhook", "url"], "msg": str(exc)}]
             ) from None
     authenticated = isinstance(who, Principal)
+    given = body.as_given() | {"modelVersion": version}
     principal, created = await rt.admission.admit(
         who,
         gen_id=new_generation_id(),
         request_id=request_id,
-        request=body.firefly_body(),
+        request=checked.body | {"modelVersion": version},
         metadata=body.metadata,
-        warnings=warnings_for(body, model),
+        warnings=checked.warnings,
         images=body.numVariations or len(body.seeds or ()) or 1,
-        idempotency=IdempotencyKey.of(idempotency_key, body.as_given()) if idempotency_key else None,
+        idempotency=IdempotencyKey.of(idempotency_key, given) if idempotency_key else None,
         webhook=webhook,
     )
     if not authenticated:  # the admission script authenticated the caller
@@ -88,6 +101,14 @@ async def submit(
     if isinstance(created, Record):
         return created, False, principal
     return await owned(rt, principal, created), True, principal
+
+
+async def _authenticated(rt: Runtime, who: Principal | Credentials) -> Principal:
+    if isinstance(who, Principal):
+        return who
+    principal = await authenticate(rt.api_keys, who, SCOPE)
+    add_rate_limit_headers(principal.rate)
+    return principal
 
 
 async def _find_model(rt: Runtime, body: GenerationRequest, request_id: str) -> dict[str, Any]:
@@ -98,23 +119,6 @@ async def _find_model(rt: Runtime, body: GenerationRequest, request_id: str) -> 
         message = f"Custom model '{body.customModelId}' is not visible to the gateway's Adobe credential."
         raise Unprocessable(message, errors=[{"loc": ["body", "customModelId"], "msg": message}])
     return model
-
-
-def warnings_for(body: GenerationRequest, model: dict[str, object]) -> list[str]:
-    warnings = []
-    concept = str(model.get("conceptId") or "")
-    if model.get("trainingMode") == "subject" and concept and concept.lower() not in body.prompt.lower():
-        warnings.append(
-            f"The prompt does not mention '{concept}', the concept of this subject model; "
-            "Firefly applies a subject model to the prompt's mention of its concept."
-        )
-    if body.negativePrompt:
-        warnings.append(
-            "Adobe documents negativePrompt as not supported for custom models; it may be ignored."
-        )
-    if model.get("publishedState") not in (None, "published"):
-        warnings.append(f"The model is {model.get('publishedState')}, not published.")
-    return warnings
 
 
 async def owned(rt: Runtime, principal: Principal, gen_id: str) -> Record:

@@ -11,11 +11,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ffgate.errors import FfgateError, PayloadTooLarge, UnsupportedMediaType
 from ffgate.logs import new_request_id, set_request_id
 from ffgate.numbers import ascii_int
-from service.problems import problem_response
+from service.problems import error_response
 from service.response_headers import extra_headers
 
 _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 _JSON_TYPE = re.compile(r"^application/([\w.+-]+\+)?json\s*(;.*)?$", re.IGNORECASE)
+_FORM_TYPE = re.compile(r"^application/x-www-form-urlencoded\s*(;.*)?$", re.IGNORECASE)
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -53,14 +54,16 @@ class RequestContext:
 
         if scope["method"] in _BODY_METHODS:
             try:
-                body = await self._read_body(headers, receive)
+                body = await self._read_body(headers, receive, form=scope["path"].startswith("/ims/"))
             except FfgateError as exc:
-                await problem_response(exc)(scope, _drained, send_with_id)
+                await error_response(exc, scope["path"])(scope, _drained, send_with_id)
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send_with_id)
 
-    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+    async def _read_body(self, headers: dict[str, str], receive: Receive, *, form: bool) -> bytes:
+        """The body, once it is known to be small enough and JSON (or, when `form`, also an HTML form:
+        the Firefly-compatible `/ims/token`, as Adobe IMS takes its parameters)."""
         declared = ascii_int(headers.get("content-length"))
         if declared is not None and declared > self.max_body:
             raise PayloadTooLarge(f"The request body is over {self.max_body} bytes.")
@@ -79,6 +82,8 @@ class RequestContext:
                 break
         body = b"".join(chunks)
         content_type = headers.get("content-type", "")
+        if form and _FORM_TYPE.match(content_type):
+            return body
         if (body or content_type) and not _JSON_TYPE.match(content_type):
             raise UnsupportedMediaType(f"Send application/json, not {content_type or 'no content type'}.")
         return body

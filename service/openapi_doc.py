@@ -18,6 +18,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from service.compat_errors import surface_of
 from service.schemas import Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,8 +58,12 @@ HEADERS: dict[str, dict[str, Any]] = {
 def complete(schema: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
     """Rewrite FastAPI's generated document in place into the contract as served."""
     for path, operations in schema.get("paths", {}).items():
+        surface = surface_of(path)
         for method, operation in operations.items():
-            _complete_operation(path, method, operation)
+            if surface == "problem":
+                _complete_operation(path, method, operation)
+            else:
+                _compatible_errors(surface, operation)
     _add_examples(schema, examples)
     components = schema.setdefault("components", {})
     for name in ("HTTPValidationError", "ValidationError"):
@@ -101,6 +106,17 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
                 }
             }
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _compatible_errors(surface: str, operation: dict[str, Any]) -> None:
+    """The Firefly-, IMS- and OpenAI-compatible routes answer errors in those APIs' own shapes."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if surface == "openai":  # OpenAI answers an invalid request 400, never 422
+        responses.pop("422", None)
+    for code, response in responses.items():
+        if int(code) >= 400:
+            response["content"] = {"application/json": {"schema": {"type": "object"}}}
+            response["description"] = f"{HTTPStatus(int(code)).phrase}: {response.get('description', '')}"
 
 
 def _can_fail_validation(operation: dict[str, Any]) -> bool:

@@ -93,6 +93,23 @@ EXAMPLES: dict[str, Any] = {
     "ClientList": {"items": [_CLIENT]},
     "ModelList": {"items": [_MODEL], "total": 1, "cachedAt": "2026-12-01T09:58:00Z"},
     "Health": {"status": "ok"},
+    "ModelRecordBody": {"modelVersion": "image4_custom", "unavailable": None},
+    "ModelRecordOut": {
+        "assetId": _MODEL["assetId"],
+        "modelVersion": "image4_custom",
+        "unavailable": None,
+        "updatedAt": "2026-12-01T09:30:00Z",
+    },
+    "ModelRecordList": {
+        "items": [
+            {
+                "assetId": _MODEL["assetId"],
+                "modelVersion": "image4_custom",
+                "unavailable": None,
+                "updatedAt": "2026-12-01T09:30:00Z",
+            }
+        ]
+    },
     "getCustomModel:application/json": _MODEL,
     "streamGenerationEvents:text/event-stream": {
         "id": "5",

@@ -22,12 +22,25 @@ from ffgate.errors import (
 )
 from ffgate.logs import current_request_id
 from ffgate.redis.outage import REDIS_ERRORS
+from service.compat_errors import compat_body, surface_of
 from service.response_headers import rate_limit_headers
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_S = 2  # a 503 that knows no better: Redis or Firefly away, usually for seconds
+
+
+def error_response(exc: FfgateError, path: str) -> JSONResponse:
+    """`exc` answered in the shape of the surface `path` belongs to (service.compat_errors)."""
+    surface = surface_of(path)
+    if surface == "problem":
+        return problem_response(exc)
+    status, body = compat_body(surface, exc)
+    headers = {**exc.headers, "X-Request-ID": current_request_id()}
+    if exc.rate_limit is not None:
+        headers |= rate_limit_headers(exc.rate_limit)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def problem_response(exc: FfgateError) -> JSONResponse:
@@ -88,19 +101,19 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    async def on_ffgate(_: Request, exc: Exception) -> JSONResponse:
+    async def on_ffgate(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FfgateError)
         if exc.status >= 500:
             log.warning("answered %s: %s", exc.status, exc.detail)
-        return problem_response(exc)
+        return error_response(exc, request.url.path)
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(_validation_errors(exc))
+        return error_response(_validation_errors(exc), request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(_from_http_exception(exc, request))
+        return error_response(_from_http_exception(exc, request), request.url.path)
 
     async def on_redis(request: Request, exc: Exception) -> JSONResponse:
         # Handled here, not by the catch-all: Starlette re-raises what reaches that one after answering, so
@@ -108,11 +121,12 @@ def add_exception_handlers(app: FastAPI) -> None:
         runtime = getattr(request.state, "runtime", None)
         if runtime is not None:
             runtime.redis_outage.failed(exc)
-        return problem_response(ServiceUnavailable("A backing service is unavailable; try again shortly."))
+        unavailable = ServiceUnavailable("A backing service is unavailable; try again shortly.")
+        return error_response(unavailable, request.url.path)
 
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return problem_response(FfgateError("An unexpected error occurred."))
+        return error_response(FfgateError("An unexpected error occurred."), request.url.path)
 
     app.add_exception_handler(FfgateError, on_ffgate)
     app.add_exception_handler(RequestValidationError, on_validation)

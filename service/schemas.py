@@ -18,12 +18,8 @@ from pydantic.json_schema import SkipJsonSchema
 from ffgate.clients.store import ApiClient, Issued
 from ffgate.generations.metadata import metadata_problem
 from ffgate.generations.views import DeliveryAttempt, Generation
-
-# Firefly Image 3 size presets (x-model-version image3 / image3_custom).
-IMAGE3_SIZES = {
-    (2048, 2048), (1024, 1024), (2304, 1792), (1792, 2304), (2688, 1536),
-    (2688, 1512), (1344, 768), (1344, 756), (1152, 896), (896, 1152),
-}  # fmt: skip
+from ffgate.upstream.model_records import Unavailable
+from ffgate.upstream.versions import ModelVersion
 
 
 def _integral(value: Any) -> Any:
@@ -42,17 +38,11 @@ class _Strict(BaseModel):
 
 
 class Size(_Strict):
-    width: Integer
-    height: Integer
+    """One of the presets of the generation's model version (ffgate.upstream.versions), checked once the
+    version is known."""
 
-    @model_validator(mode="after")
-    def _preset(self) -> Size:
-        if (self.width, self.height) not in IMAGE3_SIZES:
-            allowed = ", ".join(f"{w}x{h}" for w, h in sorted(IMAGE3_SIZES))
-            raise ValueError(
-                f"{self.width}x{self.height} is not a Firefly Image 3 size; use one of {allowed}"
-            )
-        return self
+    width: Annotated[int, Field(ge=1, le=4096), Integral]
+    height: Annotated[int, Field(ge=1, le=4096), Integral]
 
 
 class ImageSource(_Strict):
@@ -120,6 +110,13 @@ class GenerationRequest(_Strict):
     visualIntensity: Annotated[int, Field(ge=2, le=10), Integral] | None = None
     style: Style | None = None
     promptBiasingLocaleCode: Annotated[str, Field(pattern=r"^[a-z]{2}-[A-Z]{2}$")] | None = None
+    upsamplerType: Literal["default", "low_creativity"] | None = Field(
+        None, description="image4_custom only: `default` upscales to 2k, `low_creativity` suits people."
+    )
+    modelVersion: ModelVersion | None = Field(
+        None,
+        description="x-model-version to use; default: the model's record, else FFGATE_MODEL_VERSION.",
+    )
     metadata: dict[str, Any] | None = None
     webhook: WebhookSpec | None = None
 
@@ -141,12 +138,13 @@ class GenerationRequest(_Strict):
         return value
 
     def as_given(self) -> dict[str, Any]:
-        """The request with only the fields the client set (what an Idempotency-Key fingerprints)."""
+        """The request with only the fields the client set (with the version it resolved to, what an
+        Idempotency-Key fingerprints)."""
         return self.model_dump(mode="json", exclude_unset=True)
 
     def firefly_body(self) -> dict[str, Any]:
-        """The generate-async body sent upstream: the Firefly fields only, as given."""
-        return self.model_dump(exclude_none=True, exclude={"metadata", "webhook"})
+        """The generate-async fields, as given (the version goes upstream as a header)."""
+        return self.model_dump(exclude_none=True, exclude={"metadata", "webhook", "modelVersion"})
 
 
 class DeliveryList(BaseModel):
@@ -264,6 +262,26 @@ class ModelList(BaseModel):
     items: list[dict[str, Any]]
     total: int
     cachedAt: str
+
+
+class ModelRecordBody(_Strict):
+    """The operator's record of a custom model (ffgate.upstream.model_records)."""
+
+    modelVersion: ModelVersion | None = Field(
+        None, description="x-model-version of its generations that name none; null: FFGATE_MODEL_VERSION."
+    )
+    unavailable: Unavailable | None = Field(
+        None, description="`image5` or `retired`: the API cannot serve it, and its generations get a 422."
+    )
+
+
+class ModelRecordOut(ModelRecordBody):
+    assetId: str
+    updatedAt: str
+
+
+class ModelRecordList(BaseModel):
+    items: list[ModelRecordOut]
 
 
 class Health(BaseModel):

@@ -277,16 +277,24 @@ def test_compose_workers_can_sign_the_admins_webhooks_as_the_gateway_would(
 
 
 def test_dev_logs_text_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert plan_stack(Settings(), DevOptions(), redis_up=True).env["FFGATE_LOG_FORMAT"] == "text"
+    assert (
+        plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True).env["FFGATE_LOG_FORMAT"]
+        == "text"
+    )
     monkeypatch.setenv("FFGATE_LOG_FORMAT", "json")
-    assert "FFGATE_LOG_FORMAT" not in plan_stack(Settings(), DevOptions(), redis_up=True).env
+    assert (
+        "FFGATE_LOG_FORMAT" not in plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True).env
+    )
 
 
 def test_dev_embeds_a_redis_in_place_of_sentinels_that_do_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FFGATE_REDIS_SENTINELS", "127.0.0.1:26379")
     monkeypatch.setenv("FFGATE_REDIS_SENTINEL_MASTER", "ffgate")
-    assert "FFGATE_REDIS_SENTINELS" not in plan_stack(Settings(), DevOptions(), redis_up=True).env
-    embedded = plan_stack(Settings(), DevOptions(redis_port=6400), redis_up=False)
+    assert (
+        "FFGATE_REDIS_SENTINELS"
+        not in plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True).env
+    )
+    embedded = plan_stack(Settings(), EmulatorSettings(), DevOptions(redis_port=6400), redis_up=False)
     assert embedded.env["FFGATE_REDIS_SENTINELS"] == embedded.env["FFGATE_REDIS_SENTINEL_MASTER"] == ""
     monkeypatch.setenv("FFGATE_REDIS_SENTINELS", "")
     monkeypatch.setenv("FFGATE_REDIS_SENTINEL_MASTER", "")

@@ -5,23 +5,21 @@ and the key pepper."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
+import redis.asyncio as aioredis
 import typer
-from redis.exceptions import RedisError
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ffgate.cli.on_redis import fail, run_on_redis
 from ffgate.clients.api_keys import ApiKeys, pepper_from
 from ffgate.clients.store import SCOPES, ApiClient, ClientStore, Issued
 from ffgate.config import Settings
-from ffgate.errors import FfgateError
 from ffgate.redis.keys import Keys
-from ffgate.wiring import open_redis
 from service.schemas import Client
 
 T = TypeVar("T")
@@ -32,34 +30,20 @@ console = _terminal if _terminal.is_terminal else Console(width=160)  # piped: n
 def _run(
     settings: Settings, action: Callable[[ClientStore], Awaitable[T]], *, issues_keys: bool = False
 ) -> T:
-    async def main() -> T:
-        redis = open_redis(settings)
-        try:
-            keys = Keys(settings.redis_prefix)
-            api_keys = ApiKeys(redis, keys, pepper_from(settings))
-            store = ClientStore(redis, keys, api_keys)
-            if issues_keys and not await api_keys.pepper_matches():
-                _fail(
-                    "the gateways run with another key pepper, so a key made here would not work there: "
-                    "give this command the same FFGATE_KEY_PEPPER (or, when it is unset, FFGATE_ADMIN_KEY)."
-                )
-            return await action(store)
-        finally:
-            await redis.aclose()
+    async def on(redis: aioredis.Redis, keys: Keys) -> T:
+        api_keys = ApiKeys(redis, keys, pepper_from(settings))
+        if issues_keys and not await api_keys.pepper_matches():
+            _fail(
+                "the gateways run with another key pepper, so a key made here would not work there: "
+                "give this command the same FFGATE_KEY_PEPPER (or, when it is unset, FFGATE_ADMIN_KEY)."
+            )
+        return await action(ClientStore(redis, keys, api_keys))
 
-    try:
-        return asyncio.run(main())
-    except FfgateError as exc:
-        _fail(exc.detail)
-    except RedisError as exc:
-        # Not the URL: it may hold a password.
-        where = "the primary FFGATE_REDIS_SENTINELS name" if settings.redis_sentinel else "FFGATE_REDIS_URL"
-        _fail(f"Redis at {where} does not answer ({type(exc).__name__}).")
+    return run_on_redis(settings, "clients", on)
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"ffgate clients: {message}", err=True)
-    raise typer.Exit(1)
+    fail("clients", message)
 
 
 def _table(clients: list[ApiClient]) -> Table:

@@ -325,6 +325,8 @@ def print_banner(console: Console, plan: StackPlan, options: DevOptions) -> None
     lines += [
         "A key per client service:",
         f"  {admin_env}FFGATE_REDIS_URL={plan.redis_url} ffgate clients create --name my-service",
+        "Firefly's own API (code written for Firefly: point both Adobe hosts here, a client's id and key as",
+        f"its credentials): {url}/ims/token/v3, {url}/v3/...; OpenAI's Images API: base_url={url}/v1",
     ]
     for line in [*lines, "Ctrl-C stops everything."]:
         console.print(line, soft_wrap=True, highlight=False, markup=False)

@@ -217,8 +217,22 @@ def generate(
     )
 
 
-@app.command(epilog=EXIT_CODES)
-def models(
+models = typer.Typer(
+    help=(
+        "The custom models the gateway can use (over HTTP, as any caller); `set`, `clear` and `records`: "
+        "the operator's record of a model (its model version, or why the API cannot serve it), straight on "
+        "the gateways' Redis, as `/v1/admin/custom-models` does."
+    ),
+    invoke_without_command=True,
+    epilog=EXIT_CODES,
+)
+app.add_typer(models, name="models")
+AssetId = Annotated[str, typer.Argument(help="The custom model's assetId (urn:aaid:sc:...).")]
+
+
+@models.callback(invoke_without_command=True)
+def models_list(
+    ctx: typer.Context,
     training_mode: Annotated[
         Literal["subject", "style"] | None, typer.Option(help="Only subject or style models.")
     ] = None,
@@ -230,7 +244,37 @@ def models(
     key: ApiKey = None,
 ) -> None:
     """The custom models the gateway can use, in a table (or --json)."""
-    client_entry_point("ffgate.cli.remote:models")(url, key, training_mode, published_state, as_json)
+    if ctx.invoked_subcommand is None:
+        client_entry_point("ffgate.cli.remote:models")(url, key, training_mode, published_state, as_json)
+
+
+@models.command("records")
+def models_records(as_json: AsJson = False) -> None:
+    """Every model with an operator's record (FFGATE_REDIS_URL: the gateways' Redis)."""
+    entry_point("ffgate.cli.models:list_all")(load_settings(), as_json)
+
+
+@models.command("set")
+def models_set(
+    asset_id: AssetId,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="image4_custom or image3_custom (default: FFGATE_MODEL_VERSION)."),
+    ] = None,
+    unavailable: Annotated[
+        str | None,
+        typer.Option(help="image5 or retired: refuse its generations, saying why."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set a model's record (the whole record: options not given are cleared)."""
+    entry_point("ffgate.cli.models:set_record")(load_settings(), asset_id, version, unavailable, as_json)
+
+
+@models.command("clear")
+def models_clear(asset_id: AssetId) -> None:
+    """Forget a model's record: it uses FFGATE_MODEL_VERSION and is served again."""
+    entry_point("ffgate.cli.models:clear")(load_settings(), asset_id)
 
 
 generations = typer.Typer(help="Your generations on a gateway: list, show, cancel.", no_args_is_help=True)

@@ -61,8 +61,9 @@ class Credentials:
         return cls(SecretStr(key), BOOTSTRAP_ADMIN if is_admin else None)
 
 
-def admit(caller: Caller | None, scope: str) -> Principal:
-    """The principal a client key's lookup found, once its rate limit and scope allow this request."""
+def admit(caller: Caller | None, scope: str | None) -> Principal:
+    """The principal a client key's lookup found, once its rate limit and scope (if any) allow this
+    request."""
     if caller is None:
         raise Unauthorized(UNKNOWN_KEY)
     if caller.rate.refused:
@@ -71,7 +72,8 @@ def admit(caller: Caller | None, scope: str) -> Principal:
             retry_after_s=caller.rate.reset_ms / 1000,
         ).for_caller(caller.rate)
     principal = Principal(caller.client_id, caller.scopes, caller.daily_image_quota, caller.rate)
-    principal.require(scope)
+    if scope is not None:
+        principal.require(scope)
     return principal
 
 

@@ -79,6 +79,15 @@ class Keys:
     def models(self, published_state: str) -> str:
         return f"{self.prefix}models:{published_state}"
 
+    @property
+    def model_records(self) -> str:
+        """Hash: assetId -> the operator's record of that custom model (ffgate.upstream.model_records)."""
+        return f"{self.prefix}model-records"
+
+    def access_token(self, token_digest: str) -> str:
+        """A token from the gateway's `/ims/token` (ffgate.clients.access_tokens): the key hash it is for."""
+        return f"{self.prefix}access-token:{token_digest}"
+
     def models_lock(self, published_state: str) -> str:
         return f"{self.prefix}models-lock:{published_state}"
 

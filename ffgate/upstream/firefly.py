@@ -208,11 +208,13 @@ class Firefly:
                 return items
 
     async def submit(self, request: dict[str, Any], request_id: str) -> Accepted:
+        """`request` is a generation's stored request: the Firefly body plus the `modelVersion` it was
+        resolved to at submit (sent as `x-model-version`; records made before it was stored get the
+        setting)."""
         url = f"{self._settings.firefly_base}/v3/images/generate-async"
-        headers = {"x-model-version": self._settings.model_version}
-        response = await self._call(
-            "POST", url, request_id, json=request, headers=headers, budget=self.budget
-        )
+        body = {name: value for name, value in request.items() if name != "modelVersion"}
+        headers = {"x-model-version": str(request.get("modelVersion") or self._settings.model_version)}
+        response = await self._call("POST", url, request_id, json=body, headers=headers, budget=self.budget)
         body = _json(response)
         try:
             return Accepted(str(body["jobId"]), str(body["statusUrl"]), str(body["cancelUrl"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -37,7 +38,7 @@ async def readyz(runtime: RuntimeDep) -> Health:
     if runtime.shutdown.draining:
         raise ServiceUnavailable("The gateway is stopping; send requests to another one.")
     try:
-        await runtime.redis.ping()
+        await asyncio.wait_for(runtime.redis.ping(), runtime.settings.redis_timeout_s)  # no retries
     except Exception as exc:
         raise ServiceUnavailable(f"Redis does not answer ({type(exc).__name__}).") from None
     if runtime.firefly is None:

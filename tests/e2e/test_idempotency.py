@@ -71,7 +71,7 @@ def test_the_same_key_with_another_body_is_422_and_queues_nothing(replicas: Stac
         first = one.post("/v1/generations", json=BODY, headers=headers)
         assert first.status_code == 202
         problem = assert_problem(
-            two.post("/v1/generations", json={**BODY, "prompt": "other"}, headers=headers), 422
+            two.post("/v1/generations", json={**BODY, "prompt": "another router"}, headers=headers), 422
         )
         assert "Idempotency-Key" in problem["detail"]
         assert_problem(two.post("/v1/generations", json={**BODY, "numVariations": 1}, headers=headers), 422)

@@ -72,17 +72,20 @@ def test_generate_poll_and_open_two_images(stack: Stack) -> None:
     # Firefly saw the custom-model header and body.
     with stack.emulator() as emu:
         job = emu.get(f"/_emulator/jobs/{done['upstream']['jobId']}").json()
-    assert job["modelVersion"] == "image3_custom"
+    assert (
+        job["modelVersion"] == "image4_custom"
+    )  # FFGATE_MODEL_VERSION: neither request nor record names one
     assert job["customModelId"] == ROUTER_MODEL_ID
     assert job["numVariations"] == 2
 
 
-def test_subject_model_prompt_without_its_concept_gets_a_warning(stack: Stack) -> None:
+def test_subject_model_prompt_without_its_concept_is_refused_naming_it(stack: Stack) -> None:
     with stack.client() as client:
-        body = client.post(
+        response = client.post(
             "/v1/generations", json={"prompt": "a volcano in Africa", "customModelId": ROUTER_MODEL_ID}
-        ).json()
-    assert any("router" in w for w in body["warnings"])
+        )
+    assert response.status_code == 422
+    assert "'router'" in response.json()["detail"]
 
 
 def test_metadata_and_request_are_returned_untouched(stack: Stack) -> None:
@@ -91,8 +94,9 @@ def test_metadata_and_request_are_returned_untouched(stack: Stack) -> None:
         "prompt": PROMPT,
         "customModelId": ROUTER_MODEL_ID,
         "seeds": [7, 8],
-        "size": {"width": 1344, "height": 768},
+        "size": {"width": 1344, "height": 768},  # an Image 3 preset
         "contentClass": "photo",
+        "modelVersion": "image3_custom",
     }
     with stack.client() as client:
         created = client.post("/v1/generations", json={**request, "metadata": metadata}).json()

@@ -8,11 +8,19 @@ from typing import Any
 import pytest
 
 from emulator import seed
-from emulator.validation import IMAGE3_SIZES, IMAGE4_SIZES
+from emulator.validation import IMAGE3_SIZES, IMAGE4_SIZES, UNSUPPORTED_FIELDS
 from tests.emulator.conftest import Emu
+from tests.model_versions import SIZE_PRESETS
+from tests.model_versions import UNSUPPORTED_FIELDS as DOCUMENTED_UNSUPPORTED
 
 ROUTER = {"prompt": "a white router on a colourful background", "customModelId": seed.ROUTER_MODEL_ID}
 STYLE = {"prompt": "a skyline", "customModelId": seed.STYLE_MODEL_ID}
+
+
+def test_the_custom_versions_tables_are_adobes() -> None:
+    """The same expectations the gateway's own tables are tested against (tests/model_versions.py)."""
+    assert {"image3_custom": set(IMAGE3_SIZES), "image4_custom": set(IMAGE4_SIZES)} == SIZE_PRESETS
+    assert {v: set(UNSUPPORTED_FIELDS[v]) for v in DOCUMENTED_UNSUPPORTED} == DOCUMENTED_UNSUPPORTED
 
 
 def _size(width: int, height: int) -> dict[str, int]:

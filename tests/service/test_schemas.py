@@ -72,18 +72,17 @@ def test_seeds_bounds() -> None:
     assert "seeds" in refused(seeds=[1, 2, 3, 4, 5])
 
 
-@pytest.mark.parametrize(("width", "height"), [(2048, 2048), (1024, 1024), (1792, 2304), (1344, 756)])
-def test_image3_size_presets_are_accepted(width: int, height: int) -> None:
-    size = parse(size={"width": width, "height": height}).size
-    assert size is not None
-    assert (size.width, size.height) == (width, height)
+@pytest.mark.parametrize(("width", "height"), [(0, 2048), (2048, 4097)])
+def test_sizes_outside_firefly_bounds_are_refused(width: int, height: int) -> None:
+    """Which presets a size must be depends on the model version: ffgate.upstream.versions checks that."""
+    assert "size" in refused(size={"width": width, "height": height})
 
 
-@pytest.mark.parametrize(("width", "height"), [(1000, 1000), (2304, 2304), (768, 1344), (0, 0)])
-def test_other_sizes_are_refused_naming_the_presets(width: int, height: int) -> None:
-    message = refused(size={"width": width, "height": height})
-    assert f"{width}x{height} is not a Firefly Image 3 size" in message
-    assert "2048x2048" in message
+def test_the_model_version_is_one_of_the_custom_versions_and_not_part_of_the_firefly_body() -> None:
+    assert parse(modelVersion="image3_custom").modelVersion == "image3_custom"
+    assert "modelVersion" in refused(modelVersion="image4_standard")
+    assert "modelVersion" not in parse(modelVersion="image4_custom").firefly_body()
+    assert parse(upsamplerType="low_creativity").firefly_body()["upsamplerType"] == "low_creativity"
 
 
 def test_metadata_up_to_4_kib() -> None:

@@ -5,6 +5,7 @@ and Firefly error translation. IMS and Firefly are `httpx.MockTransport` handler
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -263,7 +264,21 @@ async def test_submit_sends_the_documented_headers_and_returns_the_job(
     assert sent.headers["authorization"] == "Bearer tok-1"
     assert sent.headers["x-api-key"] == "adobe-client-1"
     assert sent.headers["x-request-id"] == "req-42"
-    assert sent.headers["x-model-version"] == "image3_custom"
+    assert sent.headers["x-model-version"] == "image3_custom"  # the setting: the request names none
+
+
+@pytest.mark.anyio
+async def test_submit_sends_the_version_stored_with_the_request_as_a_header_only(
+    firefly_for: Callable[[FakeFirefly], Firefly],
+) -> None:
+    accepted = {"jobId": "fj-2", "statusUrl": STATUS_URL, "cancelUrl": "https://firefly.test/v3/cancel/fj-2"}
+    upstream = respond(202, accepted)
+
+    await firefly_for(upstream).submit({"prompt": "a lighthouse", "modelVersion": "image4_custom"}, "req-43")
+
+    sent = upstream.requests[0]
+    assert sent.headers["x-model-version"] == "image4_custom"
+    assert json.loads(sent.content) == {"prompt": "a lighthouse"}
 
 
 @pytest.mark.anyio
