@@ -245,7 +245,8 @@ def open_redis(
         "max_connections": max_connections,
         "retry": AsyncRetry(retry_for),
     }
-    subscribing = options | {"socket_timeout": None}
+    # Subscriptions ride out a failover whatever `retry_for_s` says: a lost one loses wake-ups.
+    subscribing = options | {"socket_timeout": None, "retry": AsyncRetry(settings.redis_retry_for_s)}
     sentinel = settings.redis_sentinel
     if sentinel is None:
         url = str(settings.redis_url)
