@@ -75,7 +75,13 @@ def test_schemathesis_finds_nothing_against_the_served_schema(stack: Stack, tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEMATHESIS_")}
     started = time.monotonic()
     run = subprocess.run(
-        command, capture_output=True, text=True, timeout=SCHEMATHESIS_MAX_S + 60, env=env, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=SCHEMATHESIS_MAX_S + 60,
+        env=env,
+        check=False,
+        cwd=tmp_path,  # its own cache (.schemathesis/) stays out of the checkout
     )
     took = time.monotonic() - started
     output = run.stdout[-20000:] + run.stderr[-5000:]
