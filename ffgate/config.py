@@ -11,7 +11,16 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import DirectoryPath, Field, RedisDsn, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    DirectoryPath,
+    Field,
+    HttpUrl,
+    RedisDsn,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -66,11 +75,21 @@ class Settings(BaseSettings):
             "for this long before the error reaches ffgate: long enough to ride out a Sentinel failover."
         ),
     )
+    gateway_redis_retry_for_s: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "The gateway's FFGATE_REDIS_RETRY_FOR_S: a client's request is answered 503 with Retry-After "
+            "after this long without Redis rather than held for a whole failover (workers ride it out)."
+        ),
+    )
     redis_prefix: str = Field("ffgate:", description="Prefix of every key ffgate writes (RQ keeps its own).")
     queue_name: str = Field(
         "ffgate", description="Name of the RQ queue of cancels (submits and polls run on the Redis schedule)."
     )
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description=(
@@ -90,8 +109,8 @@ class Settings(BaseSettings):
     adobe_client_id: str | None = None
     adobe_client_secret: SecretStr | None = None
     adobe_scopes: str = "openid,AdobeID,firefly_api,ff_apis"
-    ims_url: str = DEFAULT_IMS_URL
-    firefly_url: str = DEFAULT_FIREFLY_URL
+    ims_url: HttpUrl = Field(HttpUrl(DEFAULT_IMS_URL), description="Adobe IMS; /ims/token/v3 is appended.")
+    firefly_url: HttpUrl = Field(HttpUrl(DEFAULT_FIREFLY_URL), description="Firefly Services' base URL.")
     model_version: Literal["image4_custom", "image3_custom"] = Field(
         "image4_custom",
         description=(
@@ -99,7 +118,9 @@ class Settings(BaseSettings):
             "(image4_custom | image3_custom)."
         ),
     )
-    upstream_timeout_s: float = 15.0
+    upstream_timeout_s: float = Field(
+        15.0, gt=0, description="Each Firefly/IMS call must be answered within this (connect: 5 s)."
+    )
     token_refresh_margin_s: int = Field(300, description="Refresh the IMS token this long before it expires.")
     upstream_rpm: int = Field(4, ge=0, description="The Adobe org's requests per minute (0: no limit).")
     upstream_rpd: int = Field(9000, ge=0, description="The Adobe org's requests per day (0: no limit).")
@@ -136,9 +157,20 @@ class Settings(BaseSettings):
             "key; set it explicitly in production. Every gateway and `ffgate clients` need the same value."
         ),
     )
-    models_cache_ttl_s: int = 300
-    max_body_bytes: int = 64 * 1024
-    max_wait_s: int = 60
+    gateway_drain_s: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "After SIGTERM the gateway answers /readyz 503 this long (serving as usual otherwise), then "
+            "answers every long-poll with the current state and ends every event stream, then stops."
+        ),
+    )
+    gateway_grace_s: float = Field(
+        10.0, gt=0, description="...giving requests still running this long to finish once it stops."
+    )
+    models_cache_ttl_s: int = Field(300, ge=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1)
+    max_wait_s: int = Field(60, ge=0, le=3600)
     public_base_url: str | None = Field(None, description="Absolute base for links; relative when unset.")
     access_token_ttl_s: int = Field(
         3600,
@@ -157,8 +189,10 @@ class Settings(BaseSettings):
         None,
         description="whsec_ secret for the admin key's webhooks; derived from FFGATE_ADMIN_KEY if unset.",
     )
-    webhook_timeout_s: float = Field(10.0, description="A webhook receiver must answer within this.")
-    delivery_concurrency: int = Field(16, description="Webhook deliveries in flight at once per worker.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="A webhook receiver must answer within this.")
+    delivery_concurrency: int = Field(
+        16, ge=1, description="Webhook deliveries in flight at once per worker."
+    )
     webhook_retry_delays_s: list[float] = Field(
         [5, 30, 120, 600, 1800, 3600], description="Waits after the 1st, 2nd, ... failed attempt (+-20%)."
     )
@@ -210,20 +244,48 @@ class Settings(BaseSettings):
     # --- worker ---------------------------------------------------------------------------------
     result_ttl_s: int = Field(7 * 24 * 3600, description="How long a finished job record is kept.")
     submit_max_attempts: int = Field(
-        5, description="Attempts for a submit that failed before Firefly took it."
+        5, ge=1, description="Attempts for a submit that failed before Firefly took it."
     )
-    submit_retry_base_s: float = 2.0
+    submit_retry_base_s: float = Field(2.0, ge=0)
     poll_first_s: float = Field(2.0, description="First status poll after Firefly accepted a job.")
     poll_interval_s: float = Field(
         2.5, description="Status poll interval while nothing is known of durations."
     )
     poll_tail_s: float = Field(1.0, description="Poll interval once a job runs past its expected duration.")
     poll_max_interval_s: float = 15.0
-    poll_concurrency: int = Field(32, description="Status calls in flight at once per worker process.")
-    poll_lease_s: float = Field(30.0, description="A claimed poll returns to the schedule after this long.")
-    poll_max_errors: int = Field(8, description="Consecutive failed status calls before a job is given up.")
+    # Lanes: submits, status calls and deliveries each have their own slots, connections and timeouts, so
+    # a slow status host or webhook receiver never delays a submit. (Output copies, issue 10, get theirs.)
+    submit_concurrency: int = Field(8, ge=1, description="Submits in flight at once per worker process.")
+    poll_concurrency: int = Field(32, ge=1, description="Status calls in flight at once per worker process.")
+    status_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="Status, cancel and model-listing calls must be answered within this (connect: 5 s).",
+    )
+    poll_lease_s: float = Field(
+        30.0, gt=0, description="A claimed poll returns to the schedule after this long."
+    )
+    poll_max_errors: int = Field(
+        8, ge=1, description="Consecutive failed status calls before a job is given up."
+    )
     job_max_age_s: int = Field(1800, description="A job not finished upstream after this long is failed.")
-    maintenance_interval_s: int = Field(15, description="How often a worker recovers abandoned work.")
+    maintenance_interval_s: int = Field(15, ge=1, description="How often a worker recovers abandoned work.")
+    redis_outage_hold_s: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "While Redis is away a worker holds what Firefly told it (a job id after a 202) this long, "
+            "writing it as soon as Redis answers; the job's lease is extended when it is written."
+        ),
+    )
+    worker_drain_s: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "On SIGTERM a worker finishes its calls in flight for this long; it must outlast "
+            "FFGATE_UPSTREAM_TIMEOUT_S, so no answer Firefly gives is lost. Unset: that timeout + 5 s."
+        ),
+    )
     worker_metrics_port: int = Field(
         0,
         ge=0,
@@ -235,7 +297,21 @@ class Settings(BaseSettings):
     )
     worker_metrics_host: str = Field("0.0.0.0", description="Address the worker's metrics port listens on.")
 
-    @field_validator("admin_key", "key_pepper", "link_secret", mode="before")
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _drain_outlasts_calls(self) -> Settings:
+        if self.worker_drain_s is not None and self.worker_drain_s <= self.upstream_timeout_s:
+            raise ValueError(
+                f"FFGATE_WORKER_DRAIN_S ({self.worker_drain_s:g}) must be longer than "
+                f"FFGATE_UPSTREAM_TIMEOUT_S ({self.upstream_timeout_s:g})"
+            )
+        return self
+
+    @field_validator("admin_key", "key_pepper", "link_secret", "admin_webhook_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `FFGATE_KEY_PEPPER=` in a compose file must not become an empty (public) HMAC key.
@@ -340,11 +416,16 @@ class Settings(BaseSettings):
 
     @property
     def ims_token_url(self) -> str:
-        return self.ims_url.rstrip("/") + "/ims/token/v3"
+        return str(self.ims_url).rstrip("/") + "/ims/token/v3"
 
     @property
     def firefly_base(self) -> str:
-        return self.firefly_url.rstrip("/")
+        return str(self.firefly_url).rstrip("/")
+
+    @property
+    def drain_s(self) -> float:
+        """How long a stopping worker lets its calls in flight finish (FFGATE_WORKER_DRAIN_S)."""
+        return self.worker_drain_s if self.worker_drain_s is not None else self.upstream_timeout_s + 5
 
     @property
     def storage_location(self) -> FileLocation | S3Location:

@@ -1,7 +1,8 @@
 """The one exception tree of ffgate, shared by the gateway and the worker.
 
     FfgateError                      500  anything we raise on purpose
-    ├── BadRequest                   400  malformed JSON
+    ├── BadRequest                   400
+    │   └── MalformedJson            400  a body that is not JSON: invalid UTF-8, bad syntax, nested too deep
     ├── Unauthorized                 401  missing / unknown / revoked key
     ├── Forbidden                    403  key without the needed scope
     ├── NotFound                     404  unknown route or resource (also others' resources)
@@ -73,8 +74,16 @@ class BadRequest(FfgateError):
     status, slug, title = 400, "bad-request", "Bad Request"
 
 
+class MalformedJson(BadRequest):
+    slug, title = "malformed-json", "Malformed JSON"
+
+
 class Unauthorized(FfgateError):
     status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors)
+        self.headers["WWW-Authenticate"] = "Bearer"  # RFC 9110 11.6.1: every 401 names its scheme
 
 
 class Forbidden(FfgateError):

@@ -237,14 +237,18 @@ def _sentinel_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def open_redis(settings: Settings, *, max_connections: int | None = None) -> AsyncRedis:
+def open_redis(
+    settings: Settings, *, max_connections: int | None = None, retry_for_s: float | None = None
+) -> AsyncRedis:
     """The async client of FFGATE_REDIS_URL (or of the primary the sentinels name). Open it on the event
-    loop that will use it."""
+    loop that will use it. `retry_for_s`: instead of FFGATE_REDIS_RETRY_FOR_S (the gateway's is shorter)."""
+    retry_for = settings.redis_retry_for_s if retry_for_s is None else retry_for_s
     options = _connection_options(settings) | {
         "max_connections": max_connections,
-        "retry": AsyncRetry(settings.redis_retry_for_s),
+        "retry": AsyncRetry(retry_for),
     }
-    subscribing = options | {"socket_timeout": None}
+    # Subscriptions ride out a failover whatever `retry_for_s` says: a lost one loses wake-ups.
+    subscribing = options | {"socket_timeout": None, "retry": AsyncRetry(settings.redis_retry_for_s)}
     sentinel = settings.redis_sentinel
     if sentinel is None:
         url = str(settings.redis_url)
@@ -292,9 +296,10 @@ def open_sync_redis(settings: Settings) -> SyncRedis:
 class Connections:
     settings: Settings
     keys: Keys
-    redis: aioredis.Redis
+    redis: aioredis.Redis  # every command answers within FFGATE_REDIS_TIMEOUT_S
     sync_redis: SyncRedis
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # the submit lane (and IMS): generate-async, FFGATE_UPSTREAM_TIMEOUT_S
+    status_http: httpx.AsyncClient  # the status lane: status, cancel, listings, FFGATE_STATUS_TIMEOUT_S
     queue: Queue
     jobs: JobStore
     deliveries: Deliveries
@@ -304,18 +309,28 @@ class Connections:
     stored: StoredOutputs  # which stored objects which generations refer to
 
     @classmethod
-    def open(cls, settings: Settings, *, http_connections: int, redis_connections: int) -> Connections:
-        """Call on the event loop that will use them (redis.asyncio and httpx bind to it)."""
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        http_connections: int,
+        redis_connections: int,
+        status_connections: int | None = None,
+        redis_retry_for_s: float | None = None,
+    ) -> Connections:
+        """Call on the event loop that will use them (redis.asyncio and httpx bind to it).
+
+        Submits and status calls get a connection pool each: a status host that answers slowly holds
+        connections of its own pool only, never the ones a submit needs."""
         keys = Keys(settings.redis_prefix)
-        aredis = open_redis(settings, max_connections=redis_connections)
+        aredis = open_redis(settings, max_connections=redis_connections, retry_for_s=redis_retry_for_s)
         sync_redis = open_sync_redis(settings)
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
-            # Every connection kept alive: past httpx's default of 20, the rest would be re-opened per call.
-            limits=httpx.Limits(max_connections=http_connections, max_keepalive_connections=http_connections),
-            follow_redirects=False,
-        )
-        firefly = Firefly(settings, aredis, http, keys) if settings.has_credentials else None
+        # A submit on a connection the server is just closing fails mid-request, and its outcome is then
+        # unknown: so the submit lane reuses only connections idle for less than 2 s (servers commonly
+        # close idle ones after 5 s; httpx's own default is that same 5 s, a race).
+        http = _client(settings.upstream_timeout_s, http_connections, keepalive_s=2.0)
+        status_http = _client(settings.status_timeout_s, status_connections or http_connections)
+        firefly = Firefly(settings, aredis, http, keys, status_http) if settings.has_credentials else None
         fairqueue = None
         if firefly is not None:
             breaker = Breaker(aredis, keys, firefly.tokens.client_id, settings)
@@ -326,6 +341,7 @@ class Connections:
             redis=aredis,
             sync_redis=sync_redis,
             http=http,
+            status_http=status_http,
             queue=Queue(settings.queue_name, connection=sync_redis, serializer=JSONSerializer),
             jobs=JobStore(aredis, keys, settings.result_ttl_s),
             deliveries=Deliveries(aredis, keys, max(settings.result_ttl_s, 2 * 86400)),
@@ -338,5 +354,17 @@ class Connections:
     async def aclose(self) -> None:
         await self.store.close()
         await self.http.aclose()
+        await self.status_http.aclose()
         await self.redis.aclose()
         self.sync_redis.close()
+
+
+def _client(timeout_s: float, connections: int, keepalive_s: float = 5.0) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s, connect=5.0),
+        # Every connection kept alive: past httpx's default of 20, the rest would be re-opened per call.
+        limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=keepalive_s
+        ),
+        follow_redirects=False,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,12 +17,14 @@ from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
 from ffgate.logs import configure_logging
 from ffgate.metrics import metrics_directory
+from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
-from service.compat_errors import surface_of
 from service.deps import Runtime
 from service.middleware import Metrics, RequestContext
+from service.openapi_doc import complete
+from service.openapi_examples import EXAMPLES
 from service.problems import add_exception_handlers
 from service.routes import (
     clients,
@@ -38,8 +39,8 @@ from service.routes import (
     operations,
     outputs,
 )
-from service.schemas import Problem
-from service.server import run_http
+from service.server import run_draining, run_http
+from service.shutdown import Shutdown
 
 DESCRIPTION = (
     "ffgate holds the Adobe Firefly Services credential for the whole company: internal services ask it "
@@ -48,8 +49,13 @@ DESCRIPTION = (
 )
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    conns = Connections.open(settings, http_connections=64, redis_connections=256)
+def open_runtime(settings: Settings, shutdown: Shutdown | None = None) -> Runtime:
+    conns = Connections.open(
+        settings,
+        http_connections=64,
+        redis_connections=256,
+        redis_retry_for_s=settings.gateway_redis_retry_for_s,
+    )
     firefly = conns.firefly
     api_keys = ApiKeys(conns.redis, conns.keys, pepper_from(settings))
     return Runtime(
@@ -61,22 +67,27 @@ def open_runtime(settings: Settings) -> Runtime:
         api_keys=api_keys,
         clients=ClientStore(conns.redis, conns.keys, api_keys),
         admission=Admission(conns.redis, conns.keys, api_keys, settings.result_ttl_s),
+        redis_outage=RedisOutage(conns.redis),
+        shutdown=shutdown or Shutdown(),
         model_records=ModelRecords(conns.redis, conns.keys),
         access_tokens=AccessTokens(conns.redis, conns.keys, api_keys, settings.access_token_ttl_s),
     )
 
 
 def create_app(settings: Settings) -> FastAPI:
+    shutdown = Shutdown()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        runtime = open_runtime(settings)
+        runtime = open_runtime(settings, shutdown)
         await runtime.feed.start()
         await runtime.api_keys.announce_pepper()
         try:
             yield {"runtime": runtime}
         finally:
-            runtime.draining = True
+            shutdown.draining = True
             await runtime.feed.stop()
+            await runtime.redis_outage.aclose()
             await runtime.aclose()
 
     app = FastAPI(
@@ -87,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    app.state.shutdown = shutdown
     add_exception_handlers(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Metrics)
@@ -102,40 +114,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(openai_compat.router)
     app.include_router(operations.router)
     app.include_router(console.router)
-    _document_problems(app)
+    _document_contract(app)
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Describe 422s as what they are (problem+json), not FastAPI's default validation body."""
+def _document_contract(app: FastAPI) -> None:
+    """Serve the contract as it is (service.openapi_doc), not FastAPI's defaults."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            for path, operations in schema.get("paths", {}).items():
-                surface = surface_of(path)
-                compatible = surface != "problem"  # Firefly's or OpenAI's own error bodies
-                for operation in operations.values():
-                    if surface == "openai":  # OpenAI answers an invalid request 400, never 422
-                        operation.get("responses", {}).pop("422", None)
-                    for code, response in operation.get("responses", {}).items():
-                        if not (code.isdigit() and int(code) >= 400):
-                            continue
-                        if compatible:
-                            response["content"] = {"application/json": {"schema": {"type": "object"}}}
-                            phrase = HTTPStatus(int(code)).phrase
-                            response["description"] = f"{phrase}: {response.get('description', '')}"
-                        else:
-                            response["content"] = problem
-                            response["description"] = HTTPStatus(int(code)).phrase
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name in ("HTTPValidationError", "ValidationError"):
-                components.pop(name, None)
-            components["Problem"] = Problem.model_json_schema()
-            app.openapi_schema = schema
+            app.openapi_schema = complete(schema, EXAMPLES)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -146,10 +137,12 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     building its Settings from the same environment), whose metrics go through one multiprocess
     directory (ffgate.metrics) so that a scrape of any of them counts all of them."""
     configure_logging(settings.log_level, "gateway", settings.log_format)
-    options: dict[str, Any] = {"log_config": None, "timeout_graceful_shutdown": 5}
+    options: dict[str, Any] = {"log_config": None, "timeout_graceful_shutdown": settings.gateway_grace_s}
     if workers == 1:
-        run_http(create_app(settings), host, port, **options)
+        app = create_app(settings)
+        run_draining(app, host, port, app.state.shutdown, settings.gateway_drain_s, **options)
         return
+    # uvicorn's own supervisor stops N processes: each stops as uvicorn does, without the drain period.
     with metrics_directory():
         run_http(f"{__name__}:from_environment", host, port, factory=True, workers=workers, **options)
 

@@ -18,10 +18,12 @@ from ffgate.clients.store import ClientStore
 from ffgate.generations.admission import SCOPE as SUBMIT_SCOPE
 from ffgate.generations.admission import Admission
 from ffgate.generations.changefeed import ChangeFeed
+from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.catalogue import ModelCatalog
 from ffgate.upstream.model_records import ModelRecords
 from ffgate.wiring import Connections
 from service.response_headers import add_rate_limit_headers
+from service.shutdown import Shutdown
 
 
 @dataclass
@@ -33,9 +35,10 @@ class Runtime(Connections):
     api_keys: ApiKeys
     clients: ClientStore
     admission: Admission
+    redis_outage: RedisOutage  # logs an outage once, not per request
+    shutdown: Shutdown  # SIGTERM: draining, then waits answered and streams ended
     model_records: ModelRecords
     access_tokens: AccessTokens
-    draining: bool = False  # set when the process begins to shut down: /readyz answers 503 from then on
 
 
 async def _runtime(request: Request) -> Runtime:

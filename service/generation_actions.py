@@ -27,11 +27,13 @@ from ffgate.generations.outputs import pins_every_seed, reuse_fingerprint
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State, public_status
 from ffgate.generations.views import DeliveryAttempt, Generation
+from ffgate.numbers import ascii_int
 from ffgate.upstream import versions
 from ffgate.webhooks.destinations import RefusedDestination, resolve_destination
 from service.deps import Runtime
 from service.response_headers import add_rate_limit_headers
 from service.schemas import GenerationRequest
+from service.shutdown import RETRY_HINT_MS
 
 LIST_BATCH = 100
 LIST_MAX_EXAMINED = 1000  # per page: a rare status filter returns a short page and a cursor, not a long scan
@@ -170,11 +172,12 @@ def _cursor(position: int | None) -> str | None:
 
 def _position(cursor: str) -> int:
     try:
-        version, _, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if version == "g1":
-            return int(position)
+        version, _, text = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
+        version, text = "", ""
+    position = ascii_int(text)
+    if version == "g1" and position is not None:
+        return position
     message = "Not a cursor this API returned."
     raise Unprocessable(message, errors=[{"loc": ["query", "cursor"], "msg": message}])
 
@@ -197,13 +200,14 @@ async def _wait(
     deadline. `done` gets the record now and as it was when the wait began."""
     deadline = time.monotonic() + wait_s
     changed: asyncio.Event
+    closing = rt.shutdown.closing  # the gateway is stopping: answer with the state as it is
     with rt.feed.watch(gen_id) as changed:
         first = record = await owned(rt, principal, gen_id)
-        while not record.terminal and not done(record, first):
+        while not record.terminal and not done(record, first) and not closing.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            await until_set(remaining, changed)
+            await until_set(remaining, changed, closing)
             changed.clear()
             record = await owned(rt, principal, gen_id)
     return record
@@ -251,7 +255,10 @@ async def event_stream(
                 yield f"id: {record.seq}\nevent: {record.status}\ndata: {data}\n\n"
             if record.terminal or await disconnected():
                 return
-            if not await until_set(KEEPALIVE_S, changed):
+            if rt.shutdown.closing.is_set():  # the gateway is stopping: resume elsewhere, soon
+                yield f"retry: {RETRY_HINT_MS}\n\n"
+                return
+            if not await until_set(KEEPALIVE_S, changed, rt.shutdown.closing):
                 yield ": keep-alive\n\n"
             changed.clear()
 

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ffgate.errors import FfgateError, PayloadTooLarge, UnsupportedMediaType
 from ffgate.logs import new_request_id, set_request_id
 from ffgate.metrics import HTTP_REQUEST_DURATION
+from ffgate.numbers import ascii_int
 from service.problems import error_response
 from service.response_headers import extra_headers
 
@@ -60,8 +61,8 @@ class RequestContext:
     async def _read_body(self, headers: dict[str, str], receive: Receive, *, form: bool) -> bytes:
         """The body, once it is known to be small enough and JSON (or, when `form`, also an HTML form:
         the Firefly-compatible `/ims/token`, as Adobe IMS takes its parameters)."""
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        declared = ascii_int(headers.get("content-length"))
+        if declared is not None and declared > self.max_body:
             raise PayloadTooLarge(f"The request body is over {self.max_body} bytes.")
         chunks: list[bytes] = []
         size = 0

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from ffgate.clients.store import ApiClient, Issued
+from ffgate.generations.metadata import metadata_problem
 from ffgate.generations.views import DeliveryAttempt, Generation
 from ffgate.upstream.model_records import Unavailable
 from ffgate.upstream.versions import ModelVersion
 
-METADATA_MAX_BYTES = 4096
+
+def _integral(value: Any) -> Any:
+    # JSON has one number type: 2.0 is the integer 2, as JSON Schema says. "2" and true are not numbers.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integral = BeforeValidator(_integral)
+Integer = Annotated[int, Integral]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and no coercion (`"2"` and `true` are not integers)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Size(_Strict):
     """One of the presets of the generation's model version (ffgate.upstream.versions), checked once the
     version is known."""
 
-    width: Annotated[int, Field(ge=1, le=4096)]
-    height: Annotated[int, Field(ge=1, le=4096)]
+    width: Annotated[int, Field(ge=1, le=4096), Integral]
+    height: Annotated[int, Field(ge=1, le=4096), Integral]
 
 
 class ImageSource(_Strict):
@@ -44,7 +62,7 @@ class ImageReference(_Strict):
 
 class Style(_Strict):
     presets: list[str] | None = None
-    strength: Annotated[int, Field(ge=1, le=100)] | None = None
+    strength: Annotated[int, Field(ge=1, le=100), Integral] | None = None
     imageReference: ImageReference | None = None
 
     @field_validator("presets")
@@ -84,12 +102,12 @@ class GenerationRequest(_Strict):
 
     prompt: Annotated[str, Field(min_length=1, max_length=1024)]
     customModelId: Annotated[str, Field(min_length=1, max_length=512)]
-    numVariations: Annotated[int, Field(ge=1, le=4)] | None = None
-    seeds: Annotated[list[int], Field(min_length=1, max_length=4)] | None = None
+    numVariations: Annotated[int, Field(ge=1, le=4), Integral] | None = None
+    seeds: Annotated[list[Integer], Field(min_length=1, max_length=4)] | None = None
     size: Size | None = None
     negativePrompt: Annotated[str, Field(max_length=1024)] | None = None
     contentClass: Literal["photo", "art"] | None = None
-    visualIntensity: Annotated[int, Field(ge=2, le=10)] | None = None
+    visualIntensity: Annotated[int, Field(ge=2, le=10), Integral] | None = None
     style: Style | None = None
     promptBiasingLocaleCode: Annotated[str, Field(pattern=r"^[a-z]{2}-[A-Z]{2}$")] | None = None
     upsamplerType: Literal["default", "low_creativity"] | None = Field(
@@ -109,11 +127,15 @@ class GenerationRequest(_Strict):
                 raise ValueError("seeds must be unique")
             if self.numVariations is not None and len(self.seeds) != self.numVariations:
                 raise ValueError(f"{len(self.seeds)} seeds given for numVariations={self.numVariations}")
-        if self.metadata is not None:
-            size = len(json.dumps(self.metadata, separators=(",", ":"), ensure_ascii=False).encode())
-            if size > METADATA_MAX_BYTES:
-                raise ValueError(f"metadata is {size} bytes; at most {METADATA_MAX_BYTES}")
         return self
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else metadata_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def as_given(self) -> dict[str, Any]:
         """The request with only the fields the client set (with the version it resolved to, what an
@@ -139,11 +161,11 @@ ClientName = Annotated[str, Field(min_length=1, max_length=100)]
 Scopes = Annotated[
     list[Scope], Field(min_length=1, max_length=3), AfterValidator(lambda v: sorted(set(v), key=v.index))
 ]
-ImageQuota = Annotated[int, Field(ge=0, le=10_000_000)]
+ImageQuota = Annotated[int, Field(ge=0, le=10_000_000), Integral]
 
 
 class RateLimit(_Strict):
-    requestsPerMinute: Annotated[int, Field(ge=1, le=1_000_000)]
+    requestsPerMinute: Annotated[int, Field(ge=1, le=1_000_000), Integral]
 
 
 class ClientCreate(_Strict):
@@ -158,9 +180,10 @@ class ClientCreate(_Strict):
 class ClientUpdate(_Strict):
     """The fields to change; absent ones stay. `dailyImageQuota: null` removes the quota."""
 
-    name: ClientName | None = None
-    scopes: Scopes | None = None
-    rateLimit: RateLimit | None = None
+    # Absent, not null: only the quota can be removed (SkipJsonSchema keeps null out of the schema).
+    name: ClientName | SkipJsonSchema[None] = None
+    scopes: Scopes | SkipJsonSchema[None] = None
+    rateLimit: RateLimit | SkipJsonSchema[None] = None
     dailyImageQuota: ImageQuota | None = None
 
     @model_validator(mode="after")
@@ -267,8 +290,14 @@ class Health(BaseModel):
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the problem answers a route can give (their body is filled in by the app)."""
+    """OpenAPI `responses` for the problems only this route can give; those every route of its kind can give
+    (401, 403, 429, 503, 400, 413, 415, 422) and their bodies are added by service.openapi_doc."""
     return {code: {"description": "problem"} for code in codes}
+
+
+def with_headers(*names: str) -> dict[str, Any]:
+    """OpenAPI `headers` of a success answer, from those service.openapi_doc describes."""
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
 class Problem(BaseModel):
@@ -280,3 +309,16 @@ class Problem(BaseModel):
     detail: str
     requestId: str
     errors: list[dict[str, Any]] | None = None
+
+
+class LinkRequest(_Strict):
+    """How long a signed output link works; absent: the configured default."""
+
+    expiresIn: int | None = Field(
+        None, description="Seconds the link works (default and maximum configured)."
+    )
+
+
+class SignedLink(BaseModel):
+    url: str
+    expiresAt: str

@@ -4,6 +4,7 @@ end-to-end tests and benchmarks. Every process is started here and ended here, b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -154,7 +155,8 @@ class Stack:
 
     def close(self) -> None:
         stop_children(list(self.children.values()), grace_s=10)
-        self.redis.flushdb()  # also drops the ownership key
+        with contextlib.suppress(redis.RedisError):
+            self.redis.flushdb()  # also drops the ownership key
         self.redis.close()
 
     def _wait_http(self, name: str, url: str, timeout_s: float = 30) -> None:

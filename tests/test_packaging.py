@@ -31,6 +31,7 @@ from emulator.settings import EmulatorSettings
 from ffgate.cli import app, processes
 from ffgate.cli.dev import DevError, DevOptions, StopRequested, Supervisor, connect_host, plan_stack
 from ffgate.config import Settings
+from ffgate.webhooks.signing import admin_signing_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -229,18 +230,50 @@ def test_dev_uses_a_redis_that_answers_and_embeds_one_otherwise() -> None:
     assert embedded.redis_url == embedded.env["FFGATE_REDIS_URL"] == "redis://127.0.0.1:6400/0"
 
 
-def test_dev_generates_an_admin_key_for_the_gateway_only_when_none_is_set(
+def test_dev_generates_an_admin_key_for_the_gateway_and_workers_when_none_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     generated = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
     assert generated.admin_key_generated
     assert generated.admin_key.startswith("ffk_") and len(generated.admin_key) > 40
-    assert generated.gateway_env == {"FFGATE_ADMIN_KEY": generated.admin_key}
-    assert "FFGATE_ADMIN_KEY" not in generated.env
+    assert generated.admin_env == {"FFGATE_ADMIN_KEY": generated.admin_key}
+    assert "FFGATE_ADMIN_KEY" not in generated.env  # (the emulator does not get it)
 
     monkeypatch.setenv("FFGATE_ADMIN_KEY", "ffk_mine")
     given = plan_stack(Settings(), EmulatorSettings(), DevOptions(), redis_up=True)
-    assert (given.admin_key, given.admin_key_generated, given.gateway_env) == ("ffk_mine", False, {})
+    assert (given.admin_key, given.admin_key_generated, given.admin_env) == ("ffk_mine", False, {})
+
+
+def _compose_environment(service: str, given: dict[str, str]) -> dict[str, str]:
+    """A compose service's environment as `docker compose` gives it, `${VAR:?msg}`/`${VAR:-default}` filled
+    from `given` (YAML merge keys are resolved by the loader)."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, op, rest = match[1], match[2], match[3]
+        if given.get(name):
+            return given[name]
+        if op == ":?":
+            raise AssertionError(f"{service} needs {name}: {rest}")
+        return rest
+
+    env = COMPOSE["services"][service]["environment"]
+    return {k: re.sub(r"\$\{(\w+)(:[?-])([^}]*)\}", fill, str(v)) for k, v in env.items()}
+
+
+def test_compose_workers_can_sign_the_admins_webhooks_as_the_gateway_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given = {"FFGATE_ADMIN_KEY": "ffk_" + "k" * 40}
+    secrets = {}
+    for service in ("gateway", "worker"):
+        for name, value in _compose_environment(service, given).items():
+            monkeypatch.setenv(name, value)
+        settings = Settings()
+        secrets[service] = admin_signing_secret(settings)  # raised LookupError in workers before
+        for name in _compose_environment(service, given):
+            monkeypatch.delenv(name)
+    assert secrets["worker"] == secrets["gateway"]
+    assert secrets["worker"].startswith("whsec_")
 
 
 def test_dev_logs_text_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,8 +39,12 @@ def open_context(settings: Settings) -> WorkerContext:
     """Must run on the loop that will use it (redis.asyncio and httpx bind to the running loop)."""
     conns = Connections.open(
         settings,
-        http_connections=settings.poll_concurrency,
-        redis_connections=settings.poll_concurrency + 32,
+        http_connections=settings.submit_concurrency + 2,  # + IMS token fetches
+        status_connections=settings.poll_concurrency,
+        redis_connections=settings.submit_concurrency
+        + settings.poll_concurrency
+        + settings.delivery_concurrency
+        + 32,
     )
     if conns.firefly is None or conns.fairqueue is None:
         raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")

@@ -18,10 +18,11 @@ import httpx
 from ffgate import metrics
 from ffgate.budget.eta import queue_place
 from ffgate.clock import iso, utcnow
+from ffgate.generations.records import Record
 from ffgate.generations.views import Generation
 from ffgate.logs import bind
 from ffgate.webhooks.destinations import IPAddress, RefusedDestination, resolve_destination
-from ffgate.webhooks.schedule import retry_delay
+from ffgate.webhooks.schedule import Message, retry_delay
 from ffgate.webhooks.signing import signed_headers, signing_secret
 from worker.context import WorkerContext
 
@@ -38,23 +39,21 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
     if not await ctx.deliveries.claim(message):
         return  # another worker is on it
     attempt = message.attempt + 1
-    body = message.body
-    if body is None:
-        base = (ctx.settings.public_base_url or "").rstrip("/")
-        data = Generation.from_record(record, base, await queue_place(ctx.fairqueue, record))
-        payload = {"type": message.event, "timestamp": utcnow(), "data": data.model_dump(mode="json")}
-        body = json.dumps(payload, separators=(",", ":"))
-        await ctx.deliveries.keep_body(message, body)
-
     started = time.monotonic()
     status: int | None = None
     error: str | None = None
     final = False
     try:
-        addresses = await resolve_destination(record.webhook_url, ctx.settings.webhook_allowed_cidrs)
-        secret = await signing_secret(ctx.settings, ctx.redis, ctx.keys, record.client_id)
-        headers = signed_headers(secret, webhook_id, body, datetime.now(UTC))
-        status = await _post(ctx.webhook_http, record.webhook_url, addresses[0], headers, body)
+        body = message.body or await _build_body(ctx, message, record)
+    except (ValueError, TypeError, RecursionError) as exc:  # a record that cannot be rendered: final
+        log.warning("webhook %s for %s cannot be built: %s", webhook_id, record.id, type(exc).__name__)
+        body, error, final = None, f"the webhook body could not be built: {type(exc).__name__}", True
+    try:
+        if body is not None:
+            addresses = await resolve_destination(record.webhook_url, ctx.settings.webhook_allowed_cidrs)
+            secret = await signing_secret(ctx.settings, ctx.redis, ctx.keys, record.client_id)
+            headers = signed_headers(secret, webhook_id, body, datetime.now(UTC))
+            status = await _post(ctx.webhook_http, record.webhook_url, addresses[0], headers, body)
     except RefusedDestination as exc:
         error, final = str(exc), True
     except LookupError as exc:
@@ -101,6 +100,16 @@ def _count(status: int | None, final: bool, next_at: float | None, first_at: flo
         metrics.WEBHOOK_ATTEMPTS.labels("gave_up").inc()  # 410, or out of retries
     else:
         metrics.WEBHOOK_ATTEMPTS.labels("failed").inc()  # tried again later
+
+
+async def _build_body(ctx: WorkerContext, message: Message, record: Record) -> str:
+    """The message body, built at the first attempt and kept, so every retry sends the same bytes."""
+    base = (ctx.settings.public_base_url or "").rstrip("/")
+    data = Generation.from_record(record, base, await queue_place(ctx.fairqueue, record))
+    payload = {"type": message.event, "timestamp": utcnow(), "data": data.model_dump(mode="json")}
+    body = json.dumps(payload, separators=(",", ":"))
+    await ctx.deliveries.keep_body(message, body)
+    return body
 
 
 async def _post(

@@ -1,6 +1,7 @@
 """The submit dispatcher: every worker process runs one on its event loop, beside the scheduler.
 
-It asks the fair queue for the next job whenever it has a free slot; the dispatch script answers with a
+It asks the fair queue for the next job whenever it has a free submit slot (FFGATE_SUBMIT_CONCURRENCY, a
+lane of its own: status calls and deliveries never hold one); the dispatch script answers with a
 claimed job (sent at once, concurrently), the time until the budget or the breaker lets one go (slept
 through), or nothing (then it waits for the `wake` channel, on which every new or returning job is
 announced). Every few seconds it also fails the jobs queued longer than FFGATE_MAX_QUEUE_S.

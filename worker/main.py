@@ -63,7 +63,7 @@ def run(settings: Settings) -> None:
         worker.work(with_scheduler=True, logging_level="WARNING")
     finally:
         loop.run(probes.stop(), timeout=5)
-        loop.run(scheduler.stop(), timeout=15)
+        loop.run(scheduler.stop(), timeout=settings.drain_s + 5)
         scheduler_task.cancel()
         loop.run(ctx.aclose(), timeout=5)
         loop.stop()

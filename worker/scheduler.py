@@ -38,9 +38,13 @@ LEARN_EVERY_S = 10.0
 class Scheduler:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        # One lane each: a slow status host holds poll slots only, a slow receiver delivery slots only,
+        # and neither can delay a submit. Output copies have their own lane too (worker.mirror).
         self._slots = asyncio.Semaphore(ctx.settings.poll_concurrency)
+        self._submit_slots = asyncio.Semaphore(ctx.settings.submit_concurrency)
         self._delivery_slots = asyncio.Semaphore(ctx.settings.delivery_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sends: set[asyncio.Task[None]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
         self.mirror = Mirror(ctx)
         self._stopping = asyncio.Event()
@@ -48,7 +52,7 @@ class Scheduler:
         self.last_turn: float | None = time.monotonic()  # its loop's last round (None: stopped), /healthz
 
     async def run(self) -> None:
-        dispatcher = Dispatcher(self.ctx, self._slots, self._spawn, self._stopping)
+        dispatcher = Dispatcher(self.ctx, self._submit_slots, self._spawn, self._stopping)
 
         def woken(_: bytes | None = None) -> None:
             self._wake.set()
@@ -66,10 +70,15 @@ class Scheduler:
             sweeper.cancel()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a send as one of this worker's tasks, in a slot the caller has already taken."""
+        """Run a send as one of this worker's tasks, in a submit slot the dispatcher has already taken."""
         task = asyncio.create_task(self._guard(coro))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._sends.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._sends.discard(finished)
+            self._submit_slots.release()
+
+        task.add_done_callback(done)
 
     async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -114,8 +123,9 @@ class Scheduler:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._tasks or self._deliveries:
-            await asyncio.wait(self._tasks | self._deliveries, timeout=10)
+        if self._tasks or self._sends or self._deliveries:
+            pending = self._tasks | self._sends | self._deliveries
+            await asyncio.wait(pending, timeout=self.ctx.settings.drain_s)
         await self.mirror.aclose()
 
     def _done(self, task: asyncio.Task[None]) -> None:

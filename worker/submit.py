@@ -1,12 +1,13 @@
 """Sending a claimed generation to Firefly, what happens after each answer, and cancelling one Firefly holds.
 
-A POST to generate-async is never repeated once Firefly may have received it: a job found in `sending`
-(its worker died mid-POST) or whose POST timed out is failed with `upstream_outcome_unknown` rather than
-sent again, because Firefly has no idempotency key and a second POST would spend credits twice. A POST that
-provably did not reach Firefly is tried again: after a 429 at once from the front of its client's queue (the
-whole budget is paused meanwhile), after a 5xx once a back-off has passed. A job fails for 5xx only after
-`FFGATE_SUBMIT_MAX_ATTEMPTS` of them while the breaker was closed; while Firefly is down (breaker open) jobs
-stay queued, up to `FFGATE_MAX_QUEUE_S`.
+A POST to generate-async is sent again only when the answer proves Firefly did not take it
+(`ffgate.upstream.firefly.proves_not_taken`: no connection was made, IMS or Firefly refused our
+credentials, or a 429): after a 429 at once from the front of its client's queue (the whole budget is paused
+meanwhile), otherwise once a back-off has passed, failing after `FFGATE_SUBMIT_MAX_ATTEMPTS`. Any other
+failure (a timeout, a connection lost mid-request, 408, any 5xx, a 2xx without a job id) and a job found in
+`sending` (its worker died mid-POST) fail it as `upstream_outcome_unknown` (retryable by the client), because
+Firefly has no idempotency key and a second POST would spend credits twice. While Firefly is down (breaker
+open) the jobs not yet sent stay queued, up to `FFGATE_MAX_QUEUE_S`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from ffgate.errors import (
 from ffgate.generations.records import Record
 from ffgate.generations.states import AT_FIREFLY, State
 from ffgate.logs import bind
+from ffgate.redis.outage import REDIS_ERRORS
+from ffgate.upstream.firefly import proves_not_taken
 from worker.context import WorkerContext
+from worker.holding import until_written
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,9 @@ async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: d
 async def send(ctx: WorkerContext, claim: Claim) -> None:
     """POST a job the dispatcher claimed (its budget spent, its state `sending`) and record the answer."""
     gen_id = claim.gen_id
-    record = await ctx.jobs.get(gen_id)
+    # Every Redis step of a claimed job is held through an outage (worker.holding): given up, the job would
+    # sit in `sending` until its lease ran out and then fail as outcome-unknown although nothing was sent.
+    record = await until_written(ctx, f"reading {gen_id}", lambda: ctx.jobs.get(gen_id))
     if record is None:
         await ctx.jobs.unschedule(f"submit:{gen_id}")
         return
@@ -54,32 +60,59 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
         log.info("probing Firefly with %s (circuit breaker half-open)", gen_id)
     try:
         accepted = await ctx.firefly.submit(record.request, record.request_id)
+    except REDIS_ERRORS:
+        # Redis failed inside the call: fetching the IMS token (nothing was sent) or pausing the budget
+        # after a 429 or dropping a refused token (Firefly did not take it). Never after a 202: so the job
+        # goes back to the front of its queue, once Redis answers.
+        log.warning(
+            "Redis failed while sending %s, before Firefly took it; it goes back to its queue", gen_id
+        )
+        await until_written(ctx, f"{gen_id}'s place in its queue", lambda: _back_to_queue(ctx, claim, gen_id))
+        return
     except UpstreamError as exc:
+        refusal = exc  # (`exc` is unbound once the block ends; the retried steps below hold on to it)
         # Timeouts and 5xx count against the breaker; any answer from Firefly clears it; IMS refusing our
         # credentials is neither.
         answered = None if isinstance(exc, UpstreamAuthError) else not _failure(exc)
-        await _settle(ctx, claim, answered, exc.detail)
-        await _refused(ctx, record, claim, exc)
+        await until_written(
+            ctx, f"the budget of {gen_id}'s submit", lambda: _settle(ctx, claim, answered, refusal.detail)
+        )
+        await until_written(
+            ctx, f"Firefly's answer for {gen_id}", lambda: _refused(ctx, record, claim, refusal)
+        )
         return
-    await _settle(ctx, claim, True)
+    # Firefly took it (and will bill it): what it said is held here until Redis has it, however long Redis
+    # is away (up to FFGATE_REDIS_OUTAGE_HOLD_S), with the job's lease extended meanwhile.
     now = time.time()
     delay = ctx.planner.next_delay(0.0, first=True)
-    await ctx.jobs.transition(
-        gen_id,
-        allowed=(State.SENDING,),
-        to=State.SUBMITTED,
-        fields={
-            "upstreamJobId": accepted.job_id,
-            "statusUrl": accepted.status_url,
-            "cancelUrl": accepted.cancel_url,
-            "submittedAt": repr(now),
-        },
-        schedule=f"poll:{now + delay}",
-    )
+
+    async def record_accepted() -> None:
+        lease = time.time() + ctx.settings.poll_lease_s
+        await ctx.redis.zadd(ctx.keys.schedule, {f"submit:{gen_id}": lease}, xx=True)
+        await ctx.jobs.transition(
+            gen_id,
+            allowed=(State.SENDING,),
+            to=State.SUBMITTED,
+            fields={
+                "upstreamJobId": accepted.job_id,
+                "statusUrl": accepted.status_url,
+                "cancelUrl": accepted.cancel_url,
+                "submittedAt": repr(now),
+            },
+            schedule=f"poll:{now + delay}",
+        )
+
+    await until_written(ctx, f"Firefly's job id for {gen_id}", record_accepted)
     log.info("generation %s accepted by Firefly as %s", gen_id, accepted.job_id)
+    await until_written(ctx, f"the budget of {gen_id}'s submit", lambda: _settle(ctx, claim, True))
     after = await ctx.jobs.get(gen_id)
     if after is not None and after.cancel_requested and not after.terminal:
         await cancel(ctx, gen_id)
+
+
+async def _back_to_queue(ctx: WorkerContext, claim: Claim, gen_id: str) -> None:
+    await ctx.fairqueue.budget.settle(claim.budget_member)
+    await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
 
 
 def _failure(exc: UpstreamError) -> bool:
@@ -108,13 +141,13 @@ async def _refused(ctx: WorkerContext, record: Record, claim: Claim, exc: Upstre
     gen_id = record.id
     if isinstance(exc, UpstreamRateLimited):
         await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
-    elif isinstance(exc, UpstreamTimeout):
+    elif not proves_not_taken(exc):
         await _outcome_unknown(ctx, gen_id, exc.detail)
     elif isinstance(exc, UpstreamRejected):
         await fail(ctx, gen_id, (State.SENDING,), error(exc.code, exc.detail, retryable=False))
     elif claim.probe:  # the breaker is open again and holds every job; this one keeps its place
         await ctx.fairqueue.requeue(gen_id, from_state=State.SENDING)
-    else:  # unavailable (5xx / unreachable) or credentials refused: Firefly did not take it
+    else:  # unreachable, or credentials refused: Firefly did not take it
         failures = record.submit_failures + 1
         if failures >= ctx.settings.submit_max_attempts:
             code = "upstream_auth" if isinstance(exc, UpstreamAuthError) else "upstream_unavailable"

@@ -69,8 +69,9 @@ class StackPlan:
     loosened: dict[str, str] = field(default_factory=dict)  # walk-through values applied (env names)
 
     @property
-    def gateway_env(self) -> dict[str, str]:
-        """On top of `env`, for the gateway only: the admin key, when `ffgate dev` made one."""
+    def admin_env(self) -> dict[str, str]:
+        """On top of `env`, for the gateway and the workers (which sign the admin's webhooks with what is
+        derived from it), not the emulator: the admin key, when `ffgate dev` made one."""
         return {env_name("admin_key"): self.admin_key} if self.admin_key_generated else {}
 
 
@@ -280,10 +281,11 @@ def start_stack(supervisor: Supervisor, plan: StackPlan, options: DevOptions, wo
         supervisor.wait_ready(emulator, lambda: processes.http_ok(stats_url), "GET /_emulator/stats")
 
     for n in range(1, options.workers + 1):
-        supervisor.start("worker" if options.workers == 1 else f"worker-{n}", [*ffgate, "worker"], env)
+        name = "worker" if options.workers == 1 else f"worker-{n}"
+        supervisor.start(name, [*ffgate, "worker"], {**env, **plan.admin_env})
 
     gateway_argv = [*ffgate, "serve", "--host", options.host, "--port", str(options.port)]
-    gateway = supervisor.start("gateway", gateway_argv, {**env, **plan.gateway_env})
+    gateway = supervisor.start("gateway", gateway_argv, {**env, **plan.admin_env})
     healthz = f"{gateway_url(options)}/healthz"
     supervisor.wait_ready(gateway, lambda: processes.http_ok(healthz), "GET /healthz")
 

@@ -59,6 +59,7 @@ def load_emulator_settings() -> EmulatorSettings:
 
 def _invalid_configuration(exc: ValidationError, prefix: str) -> typer.Exit:
     # Listed by hand: pydantic's own message repeats the input, which may be a secret.
+    # An error of no one field (loc empty) names its variables in its message.
     lines = [
         f"  {prefix}{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else f"  {e['msg']}"
         for e in exc.errors()

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ffgate.budget.eta import QueuePlace
+from ffgate.generations.metadata import metadata_problem
 from ffgate.generations.outputs import output_path, upstream_url
 from ffgate.generations.records import Record
 from ffgate.generations.states import Status
@@ -50,6 +51,8 @@ class Output(BaseModel):
     @classmethod
     def from_stored(cls, output: dict[str, Any], url: str) -> Output:
         image = output.get("image") or {}
+        if not isinstance(image, dict):
+            raise ValueError(f"a stored output's image is {type(image).__name__}, not an object")
         return cls(
             seed=output.get("seed"),
             image=OutputImage.model_validate(
@@ -95,6 +98,10 @@ class Generation(BaseModel):
     @classmethod
     def from_record(cls, record: Record, base_url: str = "", queue: QueuePlace | None = None) -> Generation:
         self_url = f"{base_url}/v1/generations/{record.id}"
+        metadata, warnings = record.metadata, record.warnings
+        problem = None if metadata is None else metadata_problem(metadata)
+        if problem:  # stored before the limits existed: the rest of the record is still shown
+            metadata, warnings = None, [*warnings, f"The stored metadata cannot be shown: {problem}."]
         return cls(
             id=record.id,
             status=record.status,
@@ -102,7 +109,7 @@ class Generation(BaseModel):
             updatedAt=record.updated_at,
             completedAt=record.completed_at,
             request=record.request,
-            metadata=record.metadata,
+            metadata=metadata,
             queue=QueueInfo(position=queue.position, etaSeconds=round(queue.eta_s)) if queue else None,
             upstream=Upstream(jobId=record.upstream_job_id) if record.upstream_job_id else None,
             outputs=[
@@ -110,7 +117,7 @@ class Generation(BaseModel):
                 for i, o in enumerate(record.outputs)
             ],
             error=GenerationError.model_validate(record.error) if record.error else None,
-            warnings=record.warnings,
+            warnings=warnings,
             reused=Reused.model_validate({"from": record.reused_from}) if record.reused_from else None,
             links=Links(self=self_url, cancel=f"{self_url}/cancel", events=f"{self_url}/events"),
         )

@@ -55,7 +55,7 @@ class Accepted:
 
 def parse_retry_after(value: str | None, *, default: float = 60.0, now: float | None = None) -> float:
     """Seconds to wait from a `retry-after` header that may be delta-seconds or an HTTP-date."""
-    if not value:
+    if not value or not value.isascii():
         return default
     value = value.strip()
     with contextlib.suppress(ValueError):
@@ -207,10 +207,16 @@ class Firefly:
     """
 
     def __init__(
-        self, settings: Settings, redis: aioredis.Redis, http: httpx.AsyncClient, keys: Keys
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        http: httpx.AsyncClient,
+        keys: Keys,
+        status_http: httpx.AsyncClient | None = None,
     ) -> None:
         self._settings = settings
-        self._http = http
+        self._http = http  # submits (and IMS): the submit lane
+        self._status_http = status_http or http  # status, cancel and listings: the status lane
         self.tokens = TokenCustody(settings, redis, http, keys)
         cred = self.tokens.client_id
         self.budget = UpstreamBudget(
@@ -251,15 +257,18 @@ class Firefly:
         body = _json(response)
         try:
             return Accepted(str(body["jobId"]), str(body["statusUrl"]), str(body["cancelUrl"]))
-        except KeyError as exc:
-            raise UpstreamUnavailable(f"Firefly accepted the job without {exc.args[0]}") from None
+        except KeyError as exc:  # an answer, so the job may well exist: `upstream_status` says so
+            raise UpstreamUnavailable(
+                f"Firefly answered {response.status_code} without {exc.args[0]}",
+                upstream_status=response.status_code,
+            ) from None
 
     async def status(self, status_url: str, request_id: str) -> dict[str, Any]:
         """Raises UpstreamRateLimited at once, without a request, when the reads budget is spent."""
         return _json(await self._read("status", status_url, request_id, 0.0))
 
     async def cancel(self, cancel_url: str, request_id: str) -> None:
-        await self._call("cancel", cancel_url, request_id)
+        await self._call("cancel", cancel_url, request_id, http=self._status_http)
 
     async def _read(
         self, endpoint: str, url: str, request_id: str, max_wait_s: float, **kwargs: Any
@@ -276,7 +285,9 @@ class Firefly:
                 )
             await asyncio.sleep(wait)
         try:
-            return await self._call(endpoint, url, request_id, budget=self.reads, **kwargs)
+            return await self._call(
+                endpoint, url, request_id, budget=self.reads, http=self._status_http, **kwargs
+            )
         finally:
             await self.reads.settle(member)
 
@@ -286,10 +297,12 @@ class Firefly:
         url: str,
         request_id: str,
         budget: UpstreamBudget | None = None,
+        http: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         extra_headers: dict[str, str] = kwargs.pop("headers", {})
         method = _METHODS[endpoint]
+        client = http or self._http
         for attempt in (1, 2):
             token = await self.tokens.get()
             headers = {
@@ -300,7 +313,7 @@ class Firefly:
                 **extra_headers,
             }
             try:
-                response = await self._http.request(method, url, headers=headers, **kwargs)
+                response = await client.request(method, url, headers=headers, **kwargs)
                 metrics.upstream_call(endpoint, response.status_code)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 metrics.upstream_call(endpoint, None)
@@ -327,6 +340,25 @@ class Firefly:
                 raise
             return response
         raise UpstreamAuthError("Firefly refused a freshly fetched IMS token", upstream_status=401)
+
+
+def proves_not_taken(exc: UpstreamError) -> bool:
+    """Whether this answer to generate-async proves Firefly did not create the job, so that sending it
+    again cannot pay twice. Adobe documents 202, 400, 403, 408, 413, 415, 422, 429 and 500 for it
+    (shared/research/firefly-api.md, 3.4 and 5.2) and no 5xx as "no job was created"; so only these prove it:
+
+    - the request never left: no connection (refused, DNS, connect timeout) or no free pool slot;
+    - IMS refused our credentials, or Firefly refused the token (401 twice): it was not processed;
+    - 429 `rate_limited`: the request was refused before processing;
+    - 400, 403, 413, 415 and 422: refused as invalid (these fail the job, they are not sent again).
+
+    Everything else may have created a job: a timeout or a connection lost mid-request, 408
+    `timeout_error` (documented with no word on the job), every 5xx (500 `runtime_error`, and 502, 503 and
+    504 from Adobe's edge, which are not documented at all), and a 2xx without a job id.
+    """
+    if isinstance(exc, UpstreamRateLimited | UpstreamAuthError | UpstreamRejected):
+        return True  # (a 408 is not among the refusals: it is raised as UpstreamUnavailable)
+    return isinstance(exc, UpstreamUnavailable) and exc.upstream_status is None
 
 
 def _raise_for_status(response: httpx.Response) -> None:

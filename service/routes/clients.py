@@ -13,19 +13,20 @@ from service.schemas import (
     ClientList,
     ClientUpdate,
     problem_responses,
+    with_headers,
 )
 
 router = APIRouter(prefix="/v1/admin/clients", tags=["clients"])
 
-_READ = problem_responses(401, 403, 404, 429, 503)
-_WRITE = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+_ONE = problem_responses(404)
+_ONE_LIVE = problem_responses(404, 409)  # 409: the client is revoked
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     operation_id="createClient",
-    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    responses={201: {"headers": with_headers("Location")}},
 )
 async def create_client(
     runtime: RuntimeDep, _: Admin, body: ClientCreate, response: Response
@@ -42,26 +43,26 @@ async def create_client(
     return ClientCreated.issued(issued)
 
 
-@router.get("", operation_id="listClients", responses=problem_responses(401, 403, 429, 503))
+@router.get("", operation_id="listClients")
 async def list_clients(runtime: RuntimeDep, _: Admin) -> ClientList:
     """Every client, revoked ones included, oldest first. Never their keys or secrets."""
     return ClientList(items=[Client.of(c) for c in await runtime.clients.list()])
 
 
-@router.get("/{clientId}", operation_id="getClient", responses=_READ)
+@router.get("/{clientId}", operation_id="getClient", responses=_ONE)
 async def get_client(runtime: RuntimeDep, _: Admin, clientId: str) -> Client:
     """One client."""
     return Client.of(await runtime.clients.get(clientId))
 
 
-@router.patch("/{clientId}", operation_id="updateClient", responses=_WRITE)
+@router.patch("/{clientId}", operation_id="updateClient", responses=_ONE_LIVE)
 async def update_client(runtime: RuntimeDep, _: Admin, clientId: str, body: ClientUpdate) -> Client:
     """Change a client's name, scopes, rate limit or daily image quota; from its next request, on every
     gateway. 409 if it is revoked."""
     return Client.of(await runtime.clients.update(clientId, body.changes()))
 
 
-@router.delete("/{clientId}", operation_id="revokeClient", responses=_READ)
+@router.delete("/{clientId}", operation_id="revokeClient", responses=_ONE)
 async def revoke_client(runtime: RuntimeDep, _: Admin, clientId: str) -> Client:
     """Revoke a client: its key stops working at once, on every gateway. Its jobs keep running. Revoking
     twice is harmless; a revoked client cannot be restored (create a new one)."""
@@ -71,7 +72,7 @@ async def revoke_client(runtime: RuntimeDep, _: Admin, clientId: str) -> Client:
 @router.post(
     "/{clientId}/rotate",
     operation_id="rotateClientKey",
-    responses=problem_responses(401, 403, 404, 409, 429, 503),
+    responses=_ONE_LIVE,
 )
 async def rotate_client_key(runtime: RuntimeDep, _: Admin, clientId: str) -> ClientKey:
     """Give the client a new API key, shown in this answer only; the old key stops working at once."""

@@ -12,13 +12,34 @@ from ffgate.generations.records import Record
 from ffgate.generations.states import Status
 from ffgate.generations.views import Generation
 from ffgate.logs import current_request_id
+from ffgate.numbers import ascii_int
 from service import generation_actions as generations
 from service.deps import AuthenticatedFirst, Generator, RuntimeDep, Submitter
-from service.schemas import DeliveryList, GenerationList, GenerationRequest, problem_responses
+from service.schemas import (
+    DeliveryList,
+    GenerationList,
+    GenerationRequest,
+    problem_responses,
+    with_headers,
+)
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"], route_class=AuthenticatedFirst)
 
-_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+# OpenAPI 3.1: the `schema` of an event stream describes each event.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The record's sequence number."},
+        "event": {"type": "string", "enum": [s.value for s in Status]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/Generation"},
+        },
+    },
+}
+_SUBMITTED = with_headers("Location", "Idempotent-Replayed", "Preference-Applied")
 StatusFilter = Annotated[Status | None, Query()]
 REPLAYED_HEADER = "Idempotent-Replayed"
 IdempotencyKey = Annotated[
@@ -53,7 +74,12 @@ async def present_all(runtime: RuntimeDep, records: list[Record]) -> list[Genera
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Generation,
     operation_id="createGeneration",
-    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    responses={
+        200: {"model": Generation, "description": "Done within `Prefer: wait`.", "headers": _SUBMITTED},
+        202: {"headers": _SUBMITTED},
+        # 409: the same Idempotency-Key still being created; 502/504: looking the model up at Firefly
+        **problem_responses(409, 502, 504),
+    },
 )
 async def create_generation(
     submission: Submitter,
@@ -105,7 +131,7 @@ async def create_generation(
     return Response(generation.model_dump_json(), code, headers, media_type="application/json")
 
 
-@router.get("", operation_id="listGenerations", responses=problem_responses(401, 403, 422, 429, 503))
+@router.get("", operation_id="listGenerations")
 async def list_generations(
     runtime: RuntimeDep,
     principal: Generator,
@@ -128,12 +154,13 @@ def preferred_wait(prefer: str | None, limit: int) -> int | None:
     """N from an RFC 7240 `Prefer` header holding `wait=N` (capped at `limit`), else None."""
     for preference in (prefer or "").split(","):
         name, _, value = preference.strip().partition("=")
-        if name.strip().lower() == "wait" and value.strip().isdigit():
-            return min(int(value.strip()), limit)
+        seconds = ascii_int(value.strip())
+        if name.strip().lower() == "wait" and seconds is not None:
+            return min(seconds, limit)
     return None
 
 
-@router.get("/{genId}", operation_id="getGeneration", responses=_PROBLEMS)
+@router.get("/{genId}", operation_id="getGeneration", responses=problem_responses(404))
 async def get_generation(
     runtime: RuntimeDep,
     principal: Generator,
@@ -154,7 +181,7 @@ async def get_generation(
     "/{genId}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="cancelGeneration",
-    responses=_PROBLEMS,
+    responses=problem_responses(404, 409),
 )
 async def cancel_generation(runtime: RuntimeDep, principal: Generator, genId: str) -> Generation:
     """Cancel a generation: `canceled` at once if it never left the queue, else once Firefly confirms.
@@ -167,7 +194,10 @@ async def cancel_generation(runtime: RuntimeDep, principal: Generator, genId: st
     "/{genId}/events",
     operation_id="streamGenerationEvents",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 403, 404)},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}},
+        **problem_responses(404),
+    },
 )
 async def stream_generation_events(
     runtime: RuntimeDep,
@@ -180,7 +210,7 @@ async def stream_generation_events(
     starting with the current state and ending after the terminal one. Comment lines keep the stream alive
     every 15 s. Resume with `Last-Event-ID`: events up to that sequence are not sent again."""
     await generations.owned(runtime, principal, genId)  # 404 before the stream starts
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = ascii_int(last_event_id.strip() if last_event_id else None) or 0
     events = generations.event_stream(
         runtime, principal, genId, after, _base(runtime), request.is_disconnected
     )
@@ -188,7 +218,7 @@ async def stream_generation_events(
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
-@router.get("/{genId}/deliveries", operation_id="listDeliveries", responses=_PROBLEMS)
+@router.get("/{genId}/deliveries", operation_id="listDeliveries", responses=problem_responses(404))
 async def list_deliveries(runtime: RuntimeDep, principal: Generator, genId: str) -> DeliveryList:
     """Every webhook delivery attempt for this generation, oldest first."""
     return DeliveryList(items=await generations.deliveries(runtime, principal, genId))
@@ -198,7 +228,7 @@ async def list_deliveries(runtime: RuntimeDep, principal: Generator, genId: str)
     "/{genId}/deliveries/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="redeliverWebhook",
-    responses=_PROBLEMS,
+    responses=problem_responses(404, 409),
 )
 async def redeliver_webhook(runtime: RuntimeDep, principal: Generator, genId: str) -> DeliveryList:
     """Send the last webhook event again (same `webhook-id`); 409 if there is no webhook or no event yet."""

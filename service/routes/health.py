@@ -36,8 +36,8 @@ async def readyz(runtime: RuntimeDep) -> Health:
     While the circuit breaker holds submits back (Firefly kept failing), the answer is still 200, with
     `status: degraded` and a `detail`: the gateway keeps queueing jobs, which is what it should be routed
     to do, and they are sent once Firefly recovers."""
-    if runtime.draining:
-        raise ServiceUnavailable("The gateway is shutting down.")
+    if runtime.shutdown.draining:
+        raise ServiceUnavailable("The gateway is stopping; send requests to another one.")
     try:
         await asyncio.wait_for(runtime.redis.ping(), runtime.settings.redis_timeout_s)  # no retries
     except Exception as exc:
@@ -66,7 +66,12 @@ def describe(breaker: BreakerState, now: float) -> str:
     )
 
 
-@router.get("/metrics", operation_id="metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text format: this gateway's counters (all of its processes' under `--workers N`) and the
     shared state (queues, budget, breaker) read from Redis now."""

@@ -26,7 +26,10 @@ def _catalog(runtime: RuntimeDep) -> ModelCatalog:
     return runtime.models
 
 
-@router.get("", operation_id="listCustomModels", responses=problem_responses(401, 403, 422, 429, 503))
+_UPSTREAM = problem_responses(502, 504)  # a refresh from Firefly that failed or timed out
+
+
+@router.get("", operation_id="listCustomModels", responses=_UPSTREAM)
 async def list_custom_models(
     runtime: RuntimeDep,
     _: ModelsReader,
@@ -51,7 +54,7 @@ async def list_custom_models(
     return ModelList(items=items, total=len(items), cachedAt=cached_at)
 
 
-@router.get("/{assetId}", operation_id="getCustomModel", responses=problem_responses(401, 403, 404, 429, 503))
+@router.get("/{assetId}", operation_id="getCustomModel", responses=problem_responses(404, 502, 504))
 async def get_custom_model(runtime: RuntimeDep, _: ModelsReader, assetId: str) -> dict[str, Any]:
     """One model by its assetId, answered from the cached list (Firefly has no single-model GET), with
     `modelVersion` (what its generations use when they name none: the operator's record of it, else

@@ -6,13 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from ffgate.clock import iso
 from ffgate.storage.links import SignedParams
 from service import output_actions as outputs
 from service.deps import Generator, RuntimeDep, request_credentials, requires
-from service.schemas import problem_responses
+from service.schemas import LinkRequest, SignedLink, problem_responses
 
 router = APIRouter(prefix="/v1/generations", tags=["outputs"])
 
@@ -22,19 +21,6 @@ _OUTPUT: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/*": {}}, "description": "The image bytes (Range requests answer 206)."},
     302: {"description": "A short-lived URL of the store, or Firefly's URL until the copy is done."},
 }
-
-
-class LinkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    expiresIn: int | None = Field(
-        None, description="Seconds the link works (default and maximum configured)."
-    )
-
-
-class SignedLink(BaseModel):
-    url: str
-    expiresAt: str
 
 
 _generator = requires("generate")

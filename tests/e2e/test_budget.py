@@ -127,7 +127,10 @@ def test_a_429_holds_every_worker_for_the_time_firefly_gives(workdir: Path) -> N
         assert min(after) >= refused[0]["at"] + 4  # from either worker
 
 
-def test_30s_of_503s_open_the_breaker_and_no_job_fails(workdir: Path) -> None:
+def test_30s_of_503s_open_the_breaker_and_cost_only_the_jobs_they_answered(workdir: Path) -> None:
+    """A 503 to generate-async does not prove Firefly made no job, so the job it answered fails as
+    `upstream_outcome_unknown` and is never sent again; the breaker keeps every other job queued until
+    Firefly is back."""
     env = {
         "FFGATE_UPSTREAM_RPM": "120",
         "FFGATE_BREAKER_FAILURES": "3",
@@ -150,11 +153,16 @@ def test_30s_of_503s_open_the_breaker_and_no_job_fails(workdir: Path) -> None:
 
             done = [wait_terminal(client, gen_id, 90) for gen_id in ids]
 
-        assert [d["status"] for d in done] == ["succeeded"] * 12, [d["error"] for d in done]
         assert time.time() >= outage_ends
         assert httpx.get(f"{url}/readyz").json() == {"status": "ok"}
         calls = generates(stack)
         failed = [r["at"] for r in calls if r["status"] == 503]
+        lost = [d for d in done if d["status"] != "succeeded"]
+        assert {(d["status"], d["error"]["code"], d["error"]["retryable"]) for d in lost} == {
+            ("failed", "upstream_outcome_unknown", True)
+        }
+        assert len(lost) == len(failed)  # each 503 cost its own job and no other
+        assert len(calls) == 12  # and no job was sent twice
         # 3 failures open it, then one probe per 5 s cool-down: nowhere near one per job per retry
         assert 3 <= len(failed) <= 3 + 30 / 5 + 2
         probes = failed[3:]

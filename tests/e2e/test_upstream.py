@@ -116,12 +116,16 @@ def test_429_and_5xx_on_status_are_ridden_out(stack: Stack) -> None:
     assert 503 in statuses and 429 in statuses
 
 
-def test_5xx_on_submit_is_retried_and_never_sent_twice_once_accepted(stack: Stack) -> None:
-    fault(stack, endpoint="generate", status=500, count=2)
-    created = generate(stack, "router by the sea")
+@pytest.mark.parametrize("status", [500, 503, 408])
+def test_a_5xx_or_408_to_a_submit_fails_it_unknown_and_it_is_never_resent(stack: Stack, status: int) -> None:
+    """None of them proves Firefly made no job (ffgate.upstream.firefly.proves_not_taken)."""
+    fault(stack, endpoint="generate", status=status, count=1)
+    created = generate(stack, f"router by the sea {status}")
     done = finish(stack, created["id"])
-    assert done["status"] == "succeeded"
-    assert [r["status"] for r in upstream_calls(stack, created, "generate")] == [500, 500, 202]
+    assert done["status"] == "failed"
+    assert (done["error"]["code"], done["error"]["retryable"]) == ("upstream_outcome_unknown", True)
+    time.sleep(1.5)  # past the submit back-off a resend would have waited
+    assert [r["status"] for r in upstream_calls(stack, created, "generate")] == [status]
 
 
 def test_submit_that_times_out_is_failed_not_resent(stack: Stack) -> None:

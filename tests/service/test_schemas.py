@@ -140,3 +140,38 @@ def test_firefly_body_leaves_out_metadata_and_unset_fields() -> None:
         "size": {"width": 1344, "height": 768},
         "style": {"presets": ["bw"], "strength": 40},
     }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"numVariations": "2"},
+        {"numVariations": True},
+        {"seeds": ["7"]},
+        {"seeds": [True]},
+        {"visualIntensity": "5"},
+        {"style": {"strength": "50"}},
+        {"size": {"width": 2048, "height": "2048"}},
+        {"prompt": 5},
+    ],
+)
+def test_no_type_is_coerced(fields: dict[str, Any]) -> None:
+    assert next(iter(fields)) in refused(**fields)
+
+
+def test_metadata_depth_is_limited_and_named() -> None:
+    def nested(levels: int) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        for _ in range(levels - 1):
+            value = {"a": [value]}
+        return value
+
+    assert parse(metadata=nested(8)).metadata == nested(8)  # 8 objects inside 7 arrays: 15 levels
+    assert "metadata is nested 17 levels deep; at most 16" in refused(metadata=nested(9))
+    assert "nested 599 levels deep" in refused(metadata=nested(300))
+
+
+def test_an_integral_json_number_is_an_integer() -> None:
+    assert parse(numVariations=2.0, seeds=[7.0, 8]).seeds == [7, 8]
+    assert "numVariations" in refused(numVariations=2.5)
+    assert "numVariations" in refused(numVariations=float("nan"))

@@ -20,13 +20,14 @@ import redis.asyncio as aioredis
 from ffgate.config import Settings
 from ffgate.errors import (
     UpstreamAuthError,
+    UpstreamError,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from ffgate.redis.keys import Keys
-from ffgate.upstream.firefly import Firefly, TokenCustody, parse_retry_after
+from ffgate.upstream.firefly import Firefly, TokenCustody, parse_retry_after, proves_not_taken
 from tests.redis_db import PREFIX, QUEUE_REDIS_URL, connect, make_settings
 
 SECRET = "s3cr3t-Do-Not-Show-9f1c"
@@ -439,3 +440,56 @@ async def test_status_calls_can_be_made_to_count_against_the_orgs_budget(
     firefly = firefly_on_db7(qredis, http_factory, upstream, upstream_rpm=2, upstream_polls_count=True)
     await firefly.status(STATUS_URL, "req-1")
     assert await firefly.budget.acquire() == pytest.approx(30, abs=0.1)  # paced: one per 30 s
+
+
+# --- never pay twice: which answers to generate-async prove Firefly did not take the job ---------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "not_taken"),
+    [
+        (400, True),
+        (403, True),
+        (413, True),
+        (415, True),
+        (422, True),
+        (429, True),
+        (408, False),
+        (500, False),
+        (502, False),
+        (503, False),
+        (504, False),
+        (202, False),  # accepted, but without a job id: the job may exist
+    ],
+)
+async def test_only_documented_refusals_prove_a_submit_was_not_taken(
+    firefly_for: Callable[[FakeFirefly], Firefly], status: int, not_taken: bool
+) -> None:
+    with pytest.raises(UpstreamError) as caught:
+        await firefly_for(respond(status, {"error_code": "x"})).submit({"prompt": "p"}, "req-1")
+    assert proves_not_taken(caught.value) is not_taken
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("fault", "not_taken"),
+    [
+        (httpx.ConnectError, True),
+        (httpx.ConnectTimeout, True),
+        (httpx.PoolTimeout, True),
+        (httpx.ReadTimeout, False),
+        (httpx.WriteTimeout, False),
+        (httpx.ReadError, False),
+        (httpx.RemoteProtocolError, False),
+    ],
+)
+async def test_only_a_request_that_never_left_proves_a_submit_was_not_taken(
+    firefly_for: Callable[[FakeFirefly], Firefly], fault: type[httpx.TransportError], not_taken: bool
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise fault("simulated", request=request)
+
+    with pytest.raises(UpstreamError) as caught:
+        await firefly_for(FakeFirefly(answer)).submit({"prompt": "p"}, "req-1")
+    assert proves_not_taken(caught.value) is not_taken

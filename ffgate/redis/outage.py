@@ -1,0 +1,51 @@
+"""A Redis outage, told once: logged when the first command fails and again when Redis answers, never once
+per request (during an outage every request fails alike, and a log line each would bury the cause)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+log = logging.getLogger(__name__)
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+PROBE_EVERY_S = 0.5
+
+
+class RedisOutage:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._since: float | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def ongoing(self) -> bool:
+        return self._since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        """A command failed for want of Redis: the start of an outage, unless one is known already."""
+        if self._since is not None:
+            return
+        self._since = time.monotonic()
+        log.error("Redis is unavailable (%s); answering 503 until it is back", type(exc).__name__)
+        self._watch = asyncio.get_running_loop().create_task(self._until_back())
+
+    async def _until_back(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_EVERY_S)
+            try:
+                await self._redis.ping()
+            except REDIS_ERRORS:
+                continue
+            break
+        assert self._since is not None
+        log.warning("Redis answers again, after %.1fs", time.monotonic() - self._since)
+        self._since = None
+
+    async def aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
