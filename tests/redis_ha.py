@@ -128,13 +128,14 @@ class RedisHA:
         return self._keep(client)
 
     def primary_address(self) -> tuple[str, int]:
-        """The primary as the sentinels name it (the first one that answers)."""
-        for port in self.sentinel_ports:
-            with contextlib.suppress(redis.RedisError):
-                answer: Any = self.sentinel(port).sentinel_get_master_addr_by_name(MASTER_NAME)
-                host, primary = answer
-                return host.decode() if isinstance(host, bytes) else str(host), int(primary)
-        raise RuntimeError("no sentinel answers")
+        """The primary as clients will find it: redis-py's own discovery, which takes a sentinel's word only
+        once that sentinel sees the server report itself primary (just after a promotion one may not yet)."""
+        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            [("127.0.0.1", port) for port in self.sentinel_ports], socket_timeout=2
+        )
+        self.clients += manager.sentinels
+        host, primary = manager.discover_master(MASTER_NAME)  # type: ignore[no-untyped-call]
+        return str(host), int(primary)
 
     def kill_primary(self) -> None:
         """SIGKILL, as a crash: no shutdown, no last save."""
