@@ -110,7 +110,16 @@ async def submit(
         add_rate_limit_headers(principal.rate)
     if isinstance(created, Record):
         return created, False, principal
-    return await owned(rt, principal, created), True, principal
+    try:
+        return await owned(rt, principal, created), True, principal
+    except NotFound:
+        # The key's generation was deleted (DELETE /v1/generations/{id}) or has expired: nothing to replay,
+        # and queueing a new one under the same key would make the key mean two generations.
+        message = (
+            f"Idempotency-Key '{idempotency_key}' created generation '{created}', which no longer exists; "
+            "send the request with a new key."
+        )
+        raise Conflict(message) from None
 
 
 async def _authenticated(rt: Runtime, who: Principal | Credentials) -> Principal:

@@ -112,3 +112,16 @@ def test_keys_belong_to_one_client_and_refused_requests_store_nothing(replicas: 
         for bad in ("", "x" * 256):
             assert_problem(a.post("/v1/generations", json=BODY, headers={"Idempotency-Key": bad}), 422)
         assert a.post("/v1/generations", json=BODY, headers={"Idempotency-Key": "k" * 255}).status_code == 202
+
+
+def test_a_key_whose_generation_was_deleted_is_a_409_not_a_new_job(replicas: Stack) -> None:
+    key = f"deleted-{uuid.uuid4()}"
+    with replicas.client() as client:
+        created = client.post("/v1/generations", json=BODY, headers={"Idempotency-Key": key})
+        assert created.status_code == 202
+        gen_id = created.json()["id"]
+        wait_terminal(client, gen_id)
+        assert client.delete(f"/v1/generations/{gen_id}").status_code == 204
+        again = client.post("/v1/generations", json=BODY, headers={"Idempotency-Key": key})
+    assert_problem(again, 409)
+    assert gen_id in again.json()["detail"] and "new key" in again.json()["detail"]

@@ -31,7 +31,7 @@ SCHEMATHESIS_MAX_S = 100
         ("DELETE", "/v1/admin/clients", "GET, POST"),
         ("PUT", "/v1/admin/clients/cl_x", "DELETE, GET, PATCH"),
         ("DELETE", "/v1/generations", "GET, POST"),
-        ("PUT", "/v1/generations/gen_x", "GET"),
+        ("PUT", "/v1/generations/gen_x", "DELETE, GET"),
         ("GET", "/v1/generations/gen_x/cancel", "POST"),
     ],
 )
