@@ -318,7 +318,9 @@ def test_a_refused_upload_is_retried_logged_and_then_stored(stack: Stack) -> Non
 
 
 def test_a_copy_cut_short_by_sigkill_is_finished_by_another_worker(workdir: Path) -> None:
-    with running_stack(workdir, **ENV) as stack:
+    # Firefly's URLs live long enough here for the takeover: this test is about the lease, not expiry
+    # (with 4 s URLs, a second worker slow to start on a loaded machine found them expired).
+    with running_stack(workdir, **(ENV | {"FFGATE_EMULATOR_URL_TTL_S": "120"})) as stack:
         with stack.emulator() as emu:  # the first worker's downloads take a while
             emu.post("/_emulator/faults", json={"endpoint": "image", "status": None, "delayS": 2, "count": 2})
         with stack.client() as client:
