@@ -275,7 +275,7 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "While Redis is away a worker holds what Firefly told it (a job id after a 202) this long, "
-            "writing it as soon as Redis answers; the job's lease is extended when it is written."
+            "writing it as soon as Redis answers, in the one step that also ends the job's submit lease."
         ),
     )
     worker_drain_s: float | None = Field(

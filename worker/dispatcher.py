@@ -1,10 +1,11 @@
 """The submit dispatcher: every worker process runs one on its event loop, beside the scheduler.
 
-It asks the fair queue for the next job whenever it has a free submit slot (FFGATE_SUBMIT_CONCURRENCY, a
-lane of its own: status calls and deliveries never hold one); the dispatch script answers with a
-claimed job (sent at once, concurrently), the time until the budget or the breaker lets one go (slept
-through), or nothing (then it waits for the `wake` channel, on which every new or returning job is
-announced). Every few seconds it also fails the jobs queued longer than FFGATE_MAX_QUEUE_S.
+It asks the fair queue for the next jobs whenever it has free submit slots (FFGATE_SUBMIT_CONCURRENCY, a lane
+of its own: status calls and deliveries never hold one), one job per free slot; the dispatch script answers
+with the jobs it claimed (each sent at once, concurrently, in a slot of its own), the time until the budget or
+the breaker lets one go (slept through), or nothing (then it waits for the `wake` channel, on which every new
+or returning job is announced). Every few seconds it also fails the jobs queued longer than
+FFGATE_MAX_QUEUE_S.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ffgate.budget.fair_queue import Claim
 from worker.context import WorkerContext
 from worker.submit import expire_queued, send
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 5.0
 MAX_SLEEP_S = 5.0  # a safety net: new work and a closing breaker wake the dispatcher at once
+DISPATCH_BATCH = 16  # jobs claimed by one dispatch call at most, one free submit slot each
 
 
 class Dispatcher:
@@ -48,16 +49,25 @@ class Dispatcher:
                     await expire_queued(self.ctx)
                 self.wake.clear()
                 await self._slots.acquire()
+                taken = 1
+                while taken < DISPATCH_BATCH and not self._slots.locked():  # free slots: no wait
+                    await self._slots.acquire()
+                    taken += 1
                 try:
-                    claim = await self.ctx.fairqueue.dispatch(self.ctx.settings.poll_lease_s)
+                    claims = await self.ctx.fairqueue.dispatch(self.ctx.settings.poll_lease_s, taken)
                 except BaseException:
-                    self._slots.release()
+                    for _ in range(taken):
+                        self._slots.release()
                     raise
-                if isinstance(claim, Claim):
-                    self._spawn(send(self.ctx, claim))
+                if isinstance(claims, list):
+                    for claim in claims:
+                        self._spawn(send(self.ctx, claim))
+                    for _ in range(taken - len(claims)):
+                        self._slots.release()
                     continue
-                self._slots.release()
-                await self._sleep(MAX_SLEEP_S if claim is None else min(claim, MAX_SLEEP_S))
+                for _ in range(taken):
+                    self._slots.release()
+                await self._sleep(MAX_SLEEP_S if claims is None else min(claims, MAX_SLEEP_S))
             except asyncio.CancelledError:
                 raise
             except Exception:

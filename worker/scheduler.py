@@ -99,6 +99,9 @@ class Scheduler:
                 members = (
                     await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free > 0 else []
                 )
+                # The records of the jobs to poll, in one round trip for the whole batch.
+                polls = [m.partition(":")[2] for m in members if m.startswith("poll:")]
+                records = dict(zip(polls, await self.ctx.jobs.get_many(polls), strict=True)) if polls else {}
                 for member in members:
                     if member.startswith(f"{COPY}:"):
                         self.mirror.take(member)  # a lane of its own (worker.mirror)
@@ -110,7 +113,7 @@ class Scheduler:
                         task.add_done_callback(self._deliveries.discard)
                         continue
                     await self._slots.acquire()
-                    task = asyncio.create_task(self._handle(member))
+                    task = asyncio.create_task(self._handle(member, record=records.get(member[5:])))
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
                 if not members:
@@ -145,7 +148,9 @@ class Scheduler:
         raw = await self.ctx.redis.lrange(self.ctx.keys.durations, 0, 199)
         self.ctx.planner.learn([float(x) for x in raw], replace=True)
 
-    async def _handle(self, member: str, slots: asyncio.Semaphore | None = None) -> None:
+    async def _handle(
+        self, member: str, slots: asyncio.Semaphore | None = None, record: Record | None = None
+    ) -> None:
         kind, _, gen_id = member.partition(":")
         try:
             if kind == "submit":
@@ -154,14 +159,17 @@ class Scheduler:
                 async with slots:
                     await deliver(self.ctx, gen_id)
             else:
-                await poll(self.ctx, gen_id)
+                await poll(self.ctx, gen_id, record)
         except Exception:
             # The entry keeps its lease score, so it is tried again once the lease runs out.
             log.exception("handling %s failed", member)
 
 
-async def poll(ctx: WorkerContext, gen_id: str) -> None:
-    record = await ctx.jobs.get(gen_id)
+async def poll(ctx: WorkerContext, gen_id: str, record: Record | None = None) -> None:
+    """Ask Firefly about a job and record the answer; `record`: the job as read when its entry was
+    claimed (read here if not given)."""
+    if record is None:
+        record = await ctx.jobs.get(gen_id)
     if record is None or record.state not in AT_FIREFLY or not record.status_url:
         await ctx.jobs.unschedule(f"poll:{gen_id}")
         return

@@ -48,13 +48,9 @@ async def fail(ctx: WorkerContext, gen_id: str, allowed: tuple[str, ...], err: d
 
 async def send(ctx: WorkerContext, claim: Claim) -> None:
     """POST a job the dispatcher claimed (its budget spent, its state `sending`) and record the answer."""
-    gen_id = claim.gen_id
+    gen_id, record = claim.gen_id, claim.record
     # Every Redis step of a claimed job is held through an outage (worker.holding): given up, the job would
     # sit in `sending` until its lease ran out and then fail as outcome-unknown although nothing was sent.
-    record = await until_written(ctx, f"reading {gen_id}", lambda: ctx.jobs.get(gen_id))
-    if record is None:
-        await ctx.jobs.unschedule(f"submit:{gen_id}")
-        return
     bind(request_id=record.request_id, generation_id=record.id, client_id=record.client_id)
     if claim.probe:
         log.info("probing Firefly with %s (circuit breaker half-open)", gen_id)
@@ -82,31 +78,24 @@ async def send(ctx: WorkerContext, claim: Claim) -> None:
         )
         return
     # Firefly took it (and will bill it): what it said is held here until Redis has it, however long Redis
-    # is away (up to FFGATE_REDIS_OUTAGE_HOLD_S), with the job's lease extended meanwhile.
+    # is away (up to FFGATE_REDIS_OUTAGE_HOLD_S). One step records it, replaces the `submit:` lease by the
+    # first poll and reads whether a cancel was asked for while it was being sent.
     now = time.time()
     delay = ctx.planner.next_delay(0.0, first=True)
-
-    async def record_accepted() -> None:
-        lease = time.time() + ctx.settings.poll_lease_s
-        await ctx.redis.zadd(ctx.keys.schedule, {f"submit:{gen_id}": lease}, xx=True)
-        await ctx.jobs.transition(
-            gen_id,
-            allowed=(State.SENDING,),
-            to=State.SUBMITTED,
-            fields={
-                "upstreamJobId": accepted.job_id,
-                "statusUrl": accepted.status_url,
-                "cancelUrl": accepted.cancel_url,
-                "submittedAt": repr(now),
-            },
-            schedule=f"poll:{now + delay}",
-        )
-
-    await until_written(ctx, f"Firefly's job id for {gen_id}", record_accepted)
+    fields = {
+        "upstreamJobId": accepted.job_id,
+        "statusUrl": accepted.status_url,
+        "cancelUrl": accepted.cancel_url,
+        "submittedAt": repr(now),
+    }
+    _, cancel_requested = await until_written(
+        ctx,
+        f"Firefly's job id for {gen_id}",
+        lambda: ctx.jobs.submitted(gen_id, fields, schedule=f"poll:{now + delay}"),
+    )
     log.info("generation %s accepted by Firefly as %s", gen_id, accepted.job_id)
     await until_written(ctx, f"the budget of {gen_id}'s submit", lambda: _settle(ctx, claim, True))
-    after = await ctx.jobs.get(gen_id)
-    if after is not None and after.cancel_requested and not after.terminal:
+    if cancel_requested:
         await cancel(ctx, gen_id)
 
 

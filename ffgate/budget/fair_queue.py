@@ -8,12 +8,13 @@ three slots for every one of a client of weight 1. A client that joins starts at
 last (or at its own old pass, if higher, so that leaving and rejoining gains nothing): a client with one job
 never waits behind more than one job of each other client, however many they have queued.
 
-`dispatch` is one Lua script that asks the budget and the breaker whether a request may go now, picks the
-next job in that order, spends the budget on it and claims it queued -> sending, with a `submit:<id>` lease in
-the schedule: budget is never spent without a job, no job is sent twice, and the job of a worker that dies
-after the claim comes due again. queued <-> sending are invisible to clients (both show as `queued`), so the
-scripts here make them directly; every other change goes through the transition script of
-ffgate.generations.records.
+`dispatch` is one Lua script that asks the budget and the breaker whether a request may go now, picks the next
+job in that order, spends the budget on it and claims it queued -> sending, with a `submit:<id>` lease in the
+schedule: budget is never spent without a job, no job is sent twice, and the job of a worker that dies after
+the claim comes due again. It repeats that for up to `limit` jobs while the budget allows, and answers their
+records too, so a busy dispatcher pays one round trip for a batch of sends. queued <-> sending are invisible
+to clients (both show as `queued`), so the scripts here make them directly; every other change goes through
+the transition script of ffgate.generations.records.
 
 Jobs that wait take no worker: each is one sorted-set member. A job whose submit failed before Firefly took
 it waits out its back-off as a `submit:<id>` entry in the schedule, then rejoins the front of its client's
@@ -36,6 +37,7 @@ from redis.asyncio.client import Pipeline
 
 from ffgate.budget.breaker import Breaker
 from ffgate.budget.org_budget import UpstreamBudget
+from ffgate.generations.records import Record
 from ffgate.generations.states import State
 from ffgate.redis.keys import Keys
 from ffgate.redis.scripts import Script
@@ -51,6 +53,7 @@ class Claim:
     gen_id: str
     probe: bool  # the breaker's probe: its outcome opens or closes the breaker
     budget_member: str
+    record: Record  # as it was claimed (`sending`)
 
 
 class FairQueue:
@@ -73,8 +76,9 @@ class FairQueue:
         self._remove = Script(redis, "remove_from_queue")
         self._lanes = Script(redis, "queue_lanes")
 
-    async def dispatch(self, lease_s: float) -> Claim | float | None:
-        """The next job to send (claimed), the seconds until one may go, or None when none waits."""
+    async def dispatch(self, lease_s: float, limit: int = 1) -> list[Claim] | float | None:
+        """Up to `limit` jobs to send (claimed, in the fair order, as many as the budget allows now), else
+        the seconds until one may go, or None when none waits."""
         now = datetime.now(UTC)
         k = self.keys
         member = f"{now.timestamp():.3f}-{secrets.token_hex(4)}"
@@ -95,13 +99,24 @@ class FairQueue:
             "weights": self._weights,
             "probe_ms": self.breaker.probe_ms,
             "stride": STRIDE,
+            "limit": limit,
         }
         answer = await self._dispatch(keys=keys, args=args)
         if int(answer[0]) == 0:
             return int(answer[1]) / 1000
         if int(answer[0]) == 1:
             return None
-        return Claim(gen_id=answer[1].decode(), probe=int(answer[2]) == 1, budget_member=member)
+        probe = int(answer[1]) == 1
+        found = answer[2:]
+        return [
+            Claim(
+                gen_id=found[i].decode(),
+                probe=probe,
+                budget_member=f"{member}-{i // 2 + 1}",
+                record=Record.from_hash(dict(zip(found[i + 1][::2], found[i + 1][1::2], strict=True))),
+            )
+            for i in range(0, len(found), 2)
+        ]
 
     async def requeue(self, gen_id: str, *, from_state: State) -> bool:
         """Put a job back at the front of its client's queue; False if it was no longer `from_state`."""

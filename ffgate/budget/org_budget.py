@@ -9,7 +9,8 @@ Per Adobe credential, a request may go when all of these allow it:
   for the
   next minute's worth of slots;
 - a per-UTC-day count of at most RPD;
-- a pause, set for the time Firefly asked for when it answered 429.
+- a pause, set for the time Firefly asked for when it answered 429 (a budget without limits, as status
+  calls' is by default, looks it up at most every PAUSE_RECHECK_S per process).
 
 `acquire` takes one request or says how long to wait. The dispatch script runs the same Lua
 (`lua/lib/budget.lua`, over the sliding window of `lua/lib/window.lua`) together with its pick of the
@@ -34,6 +35,10 @@ from ffgate.redis.reading import Reading
 from ffgate.redis.scripts import Script
 
 MINUTE_MS = 60_000
+# An unlimited budget (no RPM, no RPD: the default for status calls) holds a request only while paused
+# after a 429; a process that found it unpaused trusts that this long before asking Redis again, so polling
+# thousands of jobs does not cost a round trip per call. Other processes see a new pause this much later.
+PAUSE_RECHECK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class UpstreamBudget:
         # Pacing with a burst as large as the window is the window alone.
         self.burst = burst if burst is not None and rpm and burst < rpm else 0
         self._reads = reads
+        self._unpaused_until = 0.0  # monotonic; see PAUSE_RECHECK_S
         self._acquire = Script(redis, "acquire_budget")
         self._pause = Script(redis, "pause_budget")
         self._settle = Script(redis, "settle_budget")
@@ -100,10 +106,15 @@ class UpstreamBudget:
 
     async def acquire(self, member: str | None = None) -> float:
         """0 when a request may be sent now (and it is counted as `member`), else the seconds to wait."""
+        unlimited = not (self.rpm or self.rpd)
+        if unlimited and time.monotonic() < self._unpaused_until:
+            return 0.0
         now = datetime.now(UTC)
         member = member or f"{now.timestamp():.3f}-{secrets.token_hex(4)}"
         args = {**self.lua_args(now), "member": member}
         wait_ms = await self._acquire(keys=self.lua_keys(now), args=args)
+        if unlimited and not int(wait_ms):
+            self._unpaused_until = time.monotonic() + PAUSE_RECHECK_S
         return int(wait_ms) / 1000
 
     async def settle(self, member: str) -> None:
@@ -116,6 +127,7 @@ class UpstreamBudget:
 
     async def pause(self, seconds: float) -> None:
         """Stop every worker sending for `seconds` (Firefly answered 429 with this retry-after)."""
+        self._unpaused_until = 0.0
         pause_key = self.lua_keys(datetime.now(UTC))["pause"]
         await self._pause(keys={"pause": pause_key}, args={"ms": max(1, int(seconds * 1000))})
 

@@ -206,10 +206,27 @@ class JobStore:
         schedule: str = "",
     ) -> tuple[bool, str]:
         """Apply a change if the current state is in `allowed`; returns (applied, state before)."""
+        ok, before, _ = await self._change(gen_id, allowed, to, fields, schedule)
+        return ok, before
+
+    async def submitted(self, gen_id: str, fields: dict[str, Any], schedule: str) -> tuple[bool, bool]:
+        """`sending` -> `submitted` with Firefly's answer in `fields`: (applied, whether a cancel was asked
+        for while it was being sent), read in the same step, so no cancel slips between the two."""
+        ok, _, cancel = await self._change(gen_id, (State.SENDING,), State.SUBMITTED, fields, schedule)
+        return ok, cancel
+
+    async def _change(
+        self,
+        gen_id: str,
+        allowed: tuple[str, ...] | str,
+        to: str,
+        fields: dict[str, Any] | None,
+        schedule: str,
+    ) -> tuple[bool, str, bool]:
         rest: list[str] = []
         for name, value in (fields or {}).items():
             rest += [name, value if isinstance(value, str) else _json(value)]
-        ok, before, *times = await self._transition(
+        ok, before, *after = await self._transition(
             keys={"record": self.keys.generation(gen_id), "schedule": self.keys.schedule},
             args={
                 "allowed": allowed if isinstance(allowed, str) else ",".join(allowed),
@@ -226,9 +243,11 @@ class JobStore:
             },
             rest=rest,
         )
+        text = [t.decode() if isinstance(t, bytes) else str(t) for t in after]
         if ok and to in (State.SUBMITTED, *TERMINAL):
-            _observe(to, fields, *(t.decode() if isinstance(t, bytes) else str(t) for t in times))
-        return bool(ok), before.decode() if isinstance(before, bytes) else str(before)
+            _observe(to, fields, text[0], text[1])
+        before_text = before.decode() if isinstance(before, bytes) else str(before)
+        return bool(ok), before_text, bool(text) and text[2] == "1"
 
     async def get_many(self, gen_ids: list[str]) -> list[Record | None]:
         pipe = self._redis.pipeline(transaction=False)

@@ -50,11 +50,17 @@ async def queue_jobs(store: AdmittingStore, client: str, count: int) -> list[str
     return ids
 
 
+async def claimed(queue: FairQueue, limit: int = 1) -> list[Claim]:
+    claims = await queue.dispatch(LEASE_S, limit)
+    assert isinstance(claims, list), claims
+    return claims
+
+
 async def drain(queue: FairQueue, limit: int = 10_000) -> list[str]:
     """Dispatch until nothing waits; the ids in the order they were claimed."""
     order = []
-    while len(order) < limit and isinstance(claim := await queue.dispatch(LEASE_S), Claim):
-        order.append(claim.gen_id)
+    while len(order) < limit and isinstance(claims := await queue.dispatch(LEASE_S), list):
+        order += [claim.gen_id for claim in claims]
     return order
 
 
@@ -80,6 +86,25 @@ async def test_clients_take_turns_and_a_single_job_waits_at_most_one_slot(
         assert mine == sorted(mine)
     pairs = [client_of(g) for g in order if client_of(g) != "client-c"]
     assert all(x != y for x, y in itertools.pairwise(pairs))
+
+
+async def test_a_batch_claims_in_the_fair_order_each_job_once_and_no_more_than_the_budget_allows(
+    qredis: aioredis.Redis, store: AdmittingStore
+) -> None:
+    queue = fair_queue(qredis, rpm=12, rpd=100, upstream_burst=12)
+    await queue_jobs(store, "client-a", 10)
+    await queue_jobs(store, "client-b", 10)
+
+    first = await claimed(queue, limit=7)
+    second = await claimed(queue, limit=7)
+
+    order = [c.gen_id for c in first + second]
+    assert len(order) == 12  # the window's 12 requests, though 14 were asked for
+    assert [client_of(g) for g in order] == ["client-a", "client-b"] * 6
+    assert len({c.budget_member for c in first + second}) == 12
+    assert await qredis.zcard(KEYS.upstream_window(CREDENTIAL)) == 12
+    assert all(c.record.state == "sending" and c.record.submit_attempts == 1 for c in first + second)
+    assert isinstance(await queue.dispatch(LEASE_S, 7), float)  # the rest wait for the window
 
 
 async def test_a_client_joining_behind_a_long_queue_goes_next(
@@ -127,10 +152,12 @@ async def test_a_claim_moves_the_job_to_sending_under_a_lease(
     await queue_jobs(store, "svc", 1)
     before = time.time()
 
-    claim = await queue.dispatch(LEASE_S)
+    claims = await queue.dispatch(LEASE_S)
 
-    assert isinstance(claim, Claim)
+    assert isinstance(claims, list)
+    [claim] = claims
     assert (claim.gen_id, claim.probe) == ("svc-000", False)
+    assert (claim.record.state, claim.record.client_id) == ("sending", "svc")
     record = await store.get("svc-000")
     assert record is not None
     assert (record.state, record.status, record.submit_attempts, record.seq) == ("sending", "queued", 1, 1)
@@ -176,12 +203,12 @@ async def test_jobs_wait_for_the_paced_budget(qredis: aioredis.Redis, store: Adm
     queue = fair_queue(qredis, rpm=120, upstream_burst=1)  # one every 0.5 s
     await queue_jobs(store, "svc", 3)
 
-    assert isinstance(await queue.dispatch(LEASE_S), Claim)
+    assert len(await claimed(queue)) == 1
     wait = await queue.dispatch(LEASE_S)
     assert wait == pytest.approx(0.5, abs=0.05)
     assert isinstance(wait, float)
     await asyncio.sleep(wait)
-    assert isinstance(await queue.dispatch(LEASE_S), Claim)
+    assert len(await claimed(queue, limit=3)) == 1  # a batch takes only what the pace allows
 
 
 async def test_an_open_breaker_holds_every_job_then_lets_one_probe_through(
@@ -196,8 +223,7 @@ async def test_an_open_breaker_holds_every_job_then_lets_one_probe_through(
     assert isinstance(wait, float)
     assert 0.1 < wait <= 0.3
     await asyncio.sleep(wait + 0.05)
-    probe = await queue.dispatch(LEASE_S)
-    assert isinstance(probe, Claim)
+    [probe] = await claimed(queue, limit=3)  # the probe goes alone
     assert probe.probe
     assert isinstance(await queue.dispatch(LEASE_S), float)  # one probe at a time
 

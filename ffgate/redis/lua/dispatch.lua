@@ -1,19 +1,27 @@
--- Pick the next job to send under the fair order, if the org budget and the breaker allow a request now:
--- spend the budget on it and claim it queued -> sending under a `submit:<id>` lease (ffgate.budget.fair_queue).
+-- Pick the next jobs to send under the fair order, as many as the org budget and the breaker allow now (up
+-- to `limit`): spend the budget on each and claim it queued -> sending under a `submit:<id>` lease
+-- (ffgate.budget.fair_queue). One call claims a batch, so a busy dispatcher pays one round trip for several.
 -- uses: states window budget breaker
 -- KEYS: window day pause pace breaker queues passes vtime schedule
--- ARGV: now rpm rpd burst to_midnight member lease_end queue_prefix record_prefix weights probe_ms stride
--- `weights`: JSON {client: weight}. Answers {0, ms to wait} | {1} (nothing waits) | {2, id, probe 0|1}.
+-- ARGV: now rpm rpd burst to_midnight member lease_end queue_prefix record_prefix weights probe_ms stride limit
+-- `weights`: JSON {client: weight}. The n-th job claimed is counted in the budget as `<member>-<n>`.
+-- Answers {0, ms to wait} | {1} (nothing waits) | {2, probe 0|1, id, record (HGETALL), id, record, ...}.
 if redis.call('ZCARD', K.queues) == 0 then return {1} end
 local now, rpm, rpd, burst = tonumber(A.now), tonumber(A.rpm), tonumber(A.rpd), tonumber(A.burst)
-local wait = budget_wait(K.window, K.day, K.pause, K.pace, now, rpm, rpd, burst, tonumber(A.to_midnight))
+local to_midnight, limit = tonumber(A.to_midnight), tonumber(A.limit)
+local wait = budget_wait(K.window, K.day, K.pause, K.pace, now, rpm, rpd, burst, to_midnight)
 local gate = breaker_wait(K.breaker, now)
 if gate > wait then wait = gate end
 if wait > 0 then return {0, math.max(1, math.ceil(wait))} end
 local weights = cjson.decode(A.weights)
-while true do
+local claimed, count, probe = {}, 0, 0
+while count < limit do
+  -- each job taken spends budget: the next one may have to wait for it
+  if count > 0 and budget_wait(K.window, K.day, K.pause, K.pace, now, rpm, rpd, burst, to_midnight) > 0 then
+    break
+  end
   local top = redis.call('ZRANGE', K.queues, 0, 0, 'WITHSCORES')
-  if #top == 0 then return {1} end
+  if #top == 0 then break end
   local client, pass = top[1], tonumber(top[2])
   local qkey = A.queue_prefix .. client
   local id = redis.call('ZPOPMIN', qkey)[1]
@@ -28,17 +36,21 @@ while true do
     redis.call('ZADD', K.queues, string.format('%.0f', next_pass), client)
   end
   if live then
+    count = count + 1
     redis.call('SET', K.vtime, string.format('%.0f', pass))
-    budget_take(K.window, K.day, K.pace, now, rpm, rpd, burst, A.member)
-    local probe = 0
-    if gate < 0 then
-      redis.call('HSET', K.breaker, 'probeUntil', now + tonumber(A.probe_ms))
-      probe = 1
-    end
+    budget_take(K.window, K.day, K.pace, now, rpm, rpd, burst, A.member .. '-' .. count)
     local record = A.record_prefix .. id
     redis.call('HSET', record, 'state', SENDING)
     redis.call('HINCRBY', record, 'submitAttempts', 1)
     redis.call('ZADD', K.schedule, A.lease_end, 'submit:' .. id)
-    return {2, id, probe}
+    claimed[#claimed + 1] = id
+    claimed[#claimed + 1] = redis.call('HGETALL', record)
+    if gate < 0 then  -- half-open: this one job is the breaker's probe, and nothing goes beside it
+      redis.call('HSET', K.breaker, 'probeUntil', now + tonumber(A.probe_ms))
+      probe = 1
+      break
+    end
   end
 end
+if count == 0 then return {1} end
+return {2, probe, unpack(claimed)}

@@ -6,8 +6,9 @@
 -- ARGV: allowed to now_iso schedule_op result_ttl channel gen_id delivery_prefix delivery_ttl now wake fields...
 -- `schedule_op`: '' leave it, 'rem' remove the job's entries, '<kind>:<due>' schedule `<kind>:<id>` (a
 -- terminal state removes `poll:` and `submit:` entries either way).
--- Answers {applied 0|1, state before ('' when there is no record), createdAt, submittedAt} (the last two
--- when applied, '' when not set: for the stage timings).
+-- Answers {applied 0|1, state before ('' when there is no record), createdAt, submittedAt, cancelRequested}
+-- (the last three when applied, '' when not set: for the stage timings, and so the worker recording a
+-- submit learns in the same step whether a cancel was asked for meanwhile).
 local cur = redis.call('HGET', K.record, 'state')
 if not cur then return {0, ''} end
 if A.allowed ~= '*' and not string.find(',' .. A.allowed .. ',', ',' .. cur .. ',', 1, true) then
@@ -45,5 +46,5 @@ if op ~= '' and op ~= 'rem' then  -- e.g. `copy:<due>` with a success: its outpu
   redis.call('ZADD', K.schedule, tonumber(score), kind .. ':' .. A.gen_id)
   if kind == 'poll' then redis.call('ZREM', K.schedule, 'submit:' .. A.gen_id) end
 end
-local times = redis.call('HMGET', K.record, 'createdAt', 'submittedAt')
-return {1, cur, times[1] or '', times[2] or ''}
+local after = redis.call('HMGET', K.record, 'createdAt', 'submittedAt', 'cancelRequested')
+return {1, cur, after[1] or '', after[2] or '', after[3] or ''}
