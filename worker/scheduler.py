@@ -49,16 +49,23 @@ class Scheduler:
         self.mirror = Mirror(ctx)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         self.last_turn: float | None = time.monotonic()  # its loop's last round (None: stopped), /healthz
 
     async def run(self) -> None:
         dispatcher = Dispatcher(self.ctx, self._submit_slots, self._spawn, self._stopping)
 
-        def woken(_: bytes | None = None) -> None:
+        def announced(_: bytes, what: bytes) -> None:
+            # `deliver`: a webhook delivery due now, the scheduler's; `submit`: a job queued or back in its
+            # queue, the dispatcher's. Waking the scheduler for every job queued would cost it two round
+            # trips per submit for nothing.
+            (self._wake if what == b"deliver" else dispatcher.wake).set()
+
+        def subscribed() -> None:  # a message may have been missed meanwhile
             self._wake.set()
             dispatcher.wake.set()
 
-        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, woken, woken))
+        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, announced, subscribed))
         submits = asyncio.create_task(dispatcher.run())
         sweeper = asyncio.create_task(sweep_forever(self.ctx, self._stopping))
         try:
@@ -96,9 +103,11 @@ class Scheduler:
                     await self._learn()
                     learn_at = time.monotonic() + LEARN_EVERY_S
                 free = min(CLAIM_BATCH, self.ctx.settings.poll_concurrency - len(self._tasks))
-                members = (
-                    await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s) if free > 0 else []
-                )
+                if free <= 0:  # every poll slot busy: wait for one rather than ask Redis again and again
+                    self._slot_freed.clear()
+                    await until_set(IDLE_WAIT_S, self._slot_freed, self._stopping)
+                    continue
+                members = await self.ctx.jobs.claim_due(free, self.ctx.settings.poll_lease_s)
                 # The records of the jobs to poll, in one round trip for the whole batch.
                 polls = [m.partition(":")[2] for m in members if m.startswith("poll:")]
                 records = dict(zip(polls, await self.ctx.jobs.get_many(polls), strict=True)) if polls else {}
@@ -113,7 +122,8 @@ class Scheduler:
                         task.add_done_callback(self._deliveries.discard)
                         continue
                     await self._slots.acquire()
-                    task = asyncio.create_task(self._handle(member, record=records.get(member[5:])))
+                    record = records.get(member.partition(":")[2]) if member.startswith("poll:") else None
+                    task = asyncio.create_task(self._handle(member, record=record))
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
                 if not members:
@@ -134,6 +144,7 @@ class Scheduler:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
+        self._slot_freed.set()
 
     async def _idle(self) -> None:
         """Sleep until the next entry is due, new work is announced, or the worker stops."""

@@ -58,7 +58,7 @@ class ChangeFeed:
             self._ready.set()
             self._wake_all()  # a message may have been missed while (re)subscribing: everyone re-reads
 
-        def on_message(channel: bytes) -> None:
+        def on_message(channel: bytes, _: bytes) -> None:
             self._wake(channel.decode()[self._prefix_len :])
 
         await listen(self._redis, self._keys.events_pattern, on_message, on_subscribed)
@@ -76,11 +76,11 @@ class ChangeFeed:
 async def listen(
     redis: aioredis.Redis,
     pattern: str,
-    on_message: Callable[[bytes], None],
+    on_message: Callable[[bytes, bytes], None],
     on_subscribed: Callable[[], None],
 ) -> None:
-    """Call `on_message(channel)` for every message published on a channel matching `pattern`, for ever:
-    a lost subscription is made again (and `on_subscribed` called each time it is in place)."""
+    """Call `on_message(channel, data)` for every message published on a channel matching `pattern`, for
+    ever: a lost subscription is made again (and `on_subscribed` called each time it is in place)."""
     while True:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
@@ -88,7 +88,7 @@ async def listen(
             on_subscribed()
             async for message in pubsub.listen():
                 if message["type"] == "pmessage":
-                    on_message(message["channel"])
+                    on_message(message["channel"], message["data"])
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the subscription is the only ear: never let it die
