@@ -5,7 +5,12 @@ production poll settings, submits 2,000 generations at once through the gateway,
 and prints: peak in-flight upstream jobs, completion lag (emulator finishing a job -> ffgate recording it)
 p50/p99, upstream status calls per job, and total worker RSS.
 
-    .venv/bin/python bench/inflight.py [--jobs 2000] [--latency 20] [--workers 2]
+Each success is copied into the output store as in production, but the emulator draws its pictures at most
+256 px a side (`--image-side`; 0: at the size asked, 2048 px for these requests): drawing and encoding
+10,000 full-size JPEGs is Adobe's work, not ffgate's, and on a small machine it would starve the processes
+measured.
+
+    .venv/bin/python bench/inflight.py [--jobs 2000] [--latency 20] [--workers 2] [--image-side 256]
 """
 
 from __future__ import annotations
@@ -53,9 +58,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--image-side", type=int, default=256)
     args = parser.parse_args()
 
     env = PRODUCTION_POLLING | {"FFGATE_EMULATOR_JOB_LATENCY_S": str(args.latency)}
+    if args.image_side:
+        env["FFGATE_EMULATOR_IMAGE_MAX_SIDE"] = str(args.image_side)
     with running_stack(Path(tempfile.mkdtemp(prefix="ffgate-bench-")), workers=args.workers, **env) as stack:
         started = time.time()
         body = {"prompt": "a white router on a volcano in Africa", "customModelId": ROUTER_MODEL_ID}

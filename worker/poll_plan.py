@@ -50,15 +50,26 @@ class PollPlanner:
         expected = self.expected()
         if expected is not None:
             if elapsed < expected - self._tail:
-                delay = min(expected - elapsed, MAX_JUMP_S)
-            else:
-                delay = min(self._max, self._tail + 0.25 * (elapsed - expected))
+                # Jittered below the jump only: a look after the job finished costs its lag, one before it
+                # a tail step (and a look that sees it running teaches a sharp duration, see `sample`).
+                return min(expected - elapsed, MAX_JUMP_S) * random.uniform(0.9, 1.0)
+            delay = min(self._max, self._tail + 0.25 * (elapsed - expected))
         else:
             delay = self._first if first else self._interval
             oldest = self._oldest_running()
             if oldest is not None and oldest - elapsed > delay:
                 delay = min(oldest - elapsed, self._max)
         return delay * random.uniform(0.9, 1.1)
+
+    def sample(self, submitted_at: float, last_running_at: float | None, done_at: float) -> float:
+        """The duration to learn from a job found finished at `done_at`: halfway between the last look that
+        saw it running and this one. Found finished at its first look, it took at most that long, and
+        likely a little less: one tail step less, so that durations that shrink are learned too (taking
+        half, as if it had been seen running at submit, would teach far too short a duration, and every
+        next job would be polled from then on, more often and more slowly the later it finishes)."""
+        if last_running_at is None:
+            return max(0.0, done_at - submitted_at - self._tail)
+        return max(0.0, (last_running_at + done_at) / 2 - submitted_at)
 
     def _oldest_running(self) -> float | None:
         # A job not seen for a while was finished elsewhere (another worker) or abandoned: forget it.

@@ -267,12 +267,12 @@ async def _reschedule(
 
 
 async def _learned(ctx: WorkerContext, record: Record, elapsed: float) -> None:
-    """Remember how long the job took; halfway between the last look that saw it running and this one."""
+    """Remember how long the job took (worker.poll_plan.PollPlanner.sample)."""
     ctx.planner.finished(record.id)
     if record.submitted_at is None:
         return
-    last_running = (record.last_polled_at or record.submitted_at) - record.submitted_at
-    duration = max(0.0, (last_running + elapsed) / 2)
+    done_at = record.submitted_at + elapsed
+    duration = ctx.planner.sample(record.submitted_at, record.last_polled_at, done_at)
     ctx.planner.learn([duration])
     pipe = ctx.redis.pipeline(transaction=False)
     pipe.lpush(ctx.keys.durations, f"{duration:.3f}")

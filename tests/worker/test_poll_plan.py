@@ -91,6 +91,21 @@ def test_with_learned_durations_the_first_poll_jumps_to_the_expected_duration() 
     assert around(delays(plan, 5.0), 7.0)
 
 
+def test_the_jump_to_the_expected_duration_never_overshoots_it() -> None:
+    values = delays(learned(), 0.0, first=True)
+    assert max(values) <= 12.0
+    assert min(values) >= 0.9 * 12.0 - 0.01
+
+
+def test_a_job_seen_running_teaches_halfway_between_the_last_two_looks() -> None:
+    assert planner().sample(100.0, last_running_at=118.0, done_at=120.0) == 19.0
+
+
+def test_a_job_found_finished_at_its_first_look_teaches_a_little_less_than_that_look_not_half() -> None:
+    # Half (10 s) would move the first look of every later job to 10 s, polled ever more slowly from there.
+    assert planner().sample(100.0, last_running_at=None, done_at=120.0) == 20.0 - TAIL_S
+
+
 def test_past_the_expected_duration_polls_are_brisk() -> None:
     assert around(delays(learned(), 12.0), TAIL_S)
 
