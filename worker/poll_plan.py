@@ -64,11 +64,14 @@ class PollPlanner:
     def sample(self, submitted_at: float, last_running_at: float | None, done_at: float) -> float:
         """The duration to learn from a job found finished at `done_at`: halfway between the last look that
         saw it running and this one. Found finished at its first look, it took at most that long, and
-        likely a little less: one tail step less, so that durations that shrink are learned too (taking
-        half, as if it had been seen running at submit, would teach far too short a duration, and every
-        next job would be polled from then on, more often and more slowly the later it finishes)."""
+        maybe much less: it teaches one tail step less than that look or than the duration expected now,
+        whichever is shorter, so durations that shrink are learned, and a first look that came late (a busy
+        worker) never teaches a longer one. (Half of it, as if it had been seen running at submit, would
+        teach far too short a duration: every later job polled from then on, ever more slowly.)"""
         if last_running_at is None:
-            return max(0.0, done_at - submitted_at - self._tail)
+            took = done_at - submitted_at
+            expected = self.expected()
+            return max(0.0, (took if expected is None else min(took, expected)) - self._tail)
         return max(0.0, (last_running_at + done_at) / 2 - submitted_at)
 
     def _oldest_running(self) -> float | None:

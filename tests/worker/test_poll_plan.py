@@ -106,6 +106,12 @@ def test_a_job_found_finished_at_its_first_look_teaches_a_little_less_than_that_
     assert planner().sample(100.0, last_running_at=None, done_at=120.0) == 20.0 - TAIL_S
 
 
+def test_a_first_look_that_came_late_teaches_no_longer_duration_than_expected() -> None:
+    plan = learned()  # expects 12 s
+    assert plan.sample(100.0, last_running_at=None, done_at=130.0) == 12.0 - TAIL_S
+    assert plan.sample(100.0, last_running_at=None, done_at=108.0) == 8.0 - TAIL_S
+
+
 def test_past_the_expected_duration_polls_are_brisk() -> None:
     assert around(delays(learned(), 12.0), TAIL_S)
 
