@@ -5,6 +5,7 @@ worker share one implementation of every upstream call and of the token custody.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -16,6 +17,7 @@ import httpx
 from ffgate.budget.fair_queue import FairQueue
 from ffgate.config import Settings
 from ffgate.errors import UpstreamAuthError
+from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.firefly import Firefly
 from ffgate.wiring import Connections
 from worker.poll_plan import PollPlanner
@@ -29,8 +31,10 @@ class WorkerContext(Connections):
     fairqueue: FairQueue
     planner: PollPlanner
     webhook_http: httpx.AsyncClient  # its own pool and timeouts: receivers are not Firefly
+    redis_outage: RedisOutage  # the loops' Redis errors, logged once per outage
 
     async def aclose(self) -> None:
+        await self.redis_outage.aclose()
         await self.webhook_http.aclose()
         await super().aclose()
 
@@ -57,6 +61,12 @@ def open_context(settings: Settings) -> WorkerContext:
         **(vars(conns) | {"firefly": conns.firefly, "fairqueue": conns.fairqueue}),
         planner=PollPlanner(settings),
         webhook_http=webhook_http,
+        redis_outage=RedisOutage(
+            conns.redis,
+            "the worker's loops wait for it (what Firefly answered meanwhile is held)",
+            start_level=logging.WARNING,
+            end_level=logging.INFO,
+        ),
     )
 
 
