@@ -19,6 +19,7 @@ from ffgate.config import Settings
 from ffgate.errors import UpstreamAuthError
 from ffgate.redis.outage import RedisOutage
 from ffgate.upstream.firefly import Firefly
+from ffgate.webhooks.connections import webhook_client
 from ffgate.wiring import Connections
 from worker.poll_plan import PollPlanner
 
@@ -52,10 +53,10 @@ def open_context(settings: Settings) -> WorkerContext:
     )
     if conns.firefly is None or conns.fairqueue is None:
         raise UpstreamAuthError("FFGATE_ADOBE_CLIENT_ID and FFGATE_ADOBE_CLIENT_SECRET are not set")
-    webhook_http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.webhook_timeout_s),
-        limits=httpx.Limits(max_connections=settings.delivery_concurrency),
-        follow_redirects=False,
+    webhook_http = webhook_client(
+        settings.webhook_allowed_cidrs,
+        timeout_s=settings.webhook_timeout_s,
+        max_connections=settings.delivery_concurrency,
     )
     return WorkerContext(
         **(vars(conns) | {"firefly": conns.firefly, "fairqueue": conns.fairqueue}),
