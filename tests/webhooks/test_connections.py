@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -19,7 +19,7 @@ from ffgate.webhooks.destinations import IPAddress, RefusedDestination, resolve_
 
 pytestmark = pytest.mark.anyio
 
-# The receivers' addresses, as FFGATE_WEBHOOK_ALLOWED_CIDRS would let them in; the rest of loopback is refused.
+# The receivers' addresses, as FFGATE_WEBHOOK_ALLOWED_CIDRS would let them in; the rest of loopback is not.
 LOOPBACK = [ipaddress.ip_network("127.0.0.2/31")]
 
 
@@ -51,14 +51,17 @@ class Receiver:
             writer.close()
 
 
+Serve = Callable[..., Awaitable[Receiver]]
+
+
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., object]]:
+async def serve() -> AsyncIterator[Serve]:
     servers: list[asyncio.Server] = []
 
     async def start(address: str, tls: ssl.SSLContext | None = None) -> Receiver:
         receiver = Receiver(address)
         if tls is not None:
-            tls.sni_callback = lambda sock, name, ctx: receiver.sni.append(name)  # type: ignore[assignment]
+            tls.sni_callback = lambda sock, name, ctx: receiver.sni.append(name)
         server = await asyncio.start_server(receiver.handle, address, 0, ssl=tls)
         receiver.port = server.sockets[0].getsockname()[1]
         servers.append(server)
@@ -70,25 +73,25 @@ async def serve() -> AsyncIterator[Callable[..., object]]:
         await server.wait_closed()
 
 
-def names(table: dict[str, list[str]]) -> Callable[[str, int], object]:
-    """A resolver answering from `table`, and counting the questions."""
-    asked: list[str] = []
+class Names:
+    """A resolver answering from a table, and keeping the questions."""
 
-    async def resolve(host: str, port: int) -> list[IPAddress]:
-        asked.append(host)
-        if host not in table:
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.asked.append(host)
+        if host not in self.table:
             raise OSError(8, "Name or service not known")
-        return [ipaddress.ip_address(a) for a in table[host]]
-
-    resolve.asked = asked  # type: ignore[attr-defined]
-    return resolve
+        return [ipaddress.ip_address(a) for a in self.table[host]]
 
 
-async def test_the_addresses_are_tried_in_turn_until_one_answers(serve: Callable[..., object]) -> None:
-    receiver: Receiver = await serve("127.0.0.2")  # type: ignore[misc]
+async def test_the_addresses_are_tried_in_turn_until_one_answers(serve: Serve) -> None:
+    receiver: Receiver = await serve("127.0.0.2")
     # 127.0.0.3 has nothing listening on that port: the connection is refused
-    resolve = names({"hooks.test": ["127.0.0.3", "127.0.0.2"]})
-    async with webhook_client(LOOPBACK, timeout_s=5, max_connections=4, resolve=resolve) as client:  # type: ignore[arg-type]
+    resolve = Names({"hooks.test": ["127.0.0.3", "127.0.0.2"]})
+    async with webhook_client(LOOPBACK, timeout_s=5, max_connections=4, resolve=resolve) as client:
         url = f"http://hooks.test:{receiver.port}/hook"
         first = await client.post(url, content=b"{}")
         second = await client.post(url, content=b"{}")
@@ -99,11 +102,11 @@ async def test_the_addresses_are_tried_in_turn_until_one_answers(serve: Callable
 
 
 async def test_a_name_with_a_private_address_is_refused_before_any_connection(
-    serve: Callable[..., object],
+    serve: Serve,
 ) -> None:
-    receiver: Receiver = await serve("127.0.0.2")  # type: ignore[misc]
-    resolve = names({"mixed.test": ["127.0.0.2", "10.20.30.40"], "inside.test": ["192.168.1.5"]})
-    async with webhook_client(LOOPBACK, timeout_s=5, max_connections=4, resolve=resolve) as client:  # type: ignore[arg-type]
+    receiver: Receiver = await serve("127.0.0.2")
+    resolve = Names({"mixed.test": ["127.0.0.2", "10.20.30.40"], "inside.test": ["192.168.1.5"]})
+    async with webhook_client(LOOPBACK, timeout_s=5, max_connections=4, resolve=resolve) as client:
         for host in ("mixed.test", "inside.test"):
             with pytest.raises(RefusedDestination, match="private address"):
                 await client.post(f"http://{host}:{receiver.port}/hook", content=b"{}")
@@ -113,38 +116,37 @@ async def test_a_name_with_a_private_address_is_refused_before_any_connection(
     assert receiver.connections == 0
 
 
-async def test_dns_rebinding_is_caught_when_connecting(serve: Callable[..., object]) -> None:
-    receiver: Receiver = await serve("127.0.0.2")  # type: ignore[misc]
-    table = {"rebind.test": ["127.0.0.2"]}
-    resolve = names(table)
+async def test_dns_rebinding_is_caught_when_connecting(serve: Serve) -> None:
+    receiver: Receiver = await serve("127.0.0.2")
+    resolve = Names({"rebind.test": ["127.0.0.2"]})
     url = f"http://rebind.test:{receiver.port}/hook"
     # Submit-time check: the name resolves to an address that may receive webhooks...
-    assert await resolve_destination(url, LOOPBACK, resolve) == [ipaddress.ip_address("127.0.0.2")]  # type: ignore[arg-type]
+    assert await resolve_destination(url, LOOPBACK, resolve) == [ipaddress.ip_address("127.0.0.2")]
     # ...then it answers with an inside address by the time a delivery connects.
-    table["rebind.test"] = ["127.0.0.2", "169.254.169.254"]
-    async with webhook_client(LOOPBACK, timeout_s=5, max_connections=4, resolve=resolve) as client:  # type: ignore[arg-type]
+    resolve.table["rebind.test"] = ["127.0.0.2", "169.254.169.254"]
+    async with webhook_client(LOOPBACK, timeout_s=5, max_connections=4, resolve=resolve) as client:
         with pytest.raises(RefusedDestination, match="link-local"):
             await client.post(url, content=b"{}")
 
-    assert resolve.asked == ["rebind.test", "rebind.test"]  # type: ignore[attr-defined]
+    assert resolve.asked == ["rebind.test", "rebind.test"]
     assert receiver.connections == 0
 
 
 async def test_tls_is_verified_for_the_urls_host_and_never_shared_across_hosts(
-    serve: Callable[..., object],
+    serve: Serve,
 ) -> None:
     ca = trustme.CA()
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("hooks-a.test").configure_cert(tls)
-    receiver: Receiver = await serve("127.0.0.2", tls)  # type: ignore[misc]
+    receiver: Receiver = await serve("127.0.0.2", tls)
     trust = ssl.create_default_context()
     ca.configure_trust(trust)
-    resolve = names({"hooks-a.test": ["127.0.0.2"], "hooks-b.test": ["127.0.0.2"]})
+    resolve = Names({"hooks-a.test": ["127.0.0.2"], "hooks-b.test": ["127.0.0.2"]})
     async with webhook_client(
         LOOPBACK,
         timeout_s=5,
         max_connections=4,
-        resolve=resolve,  # type: ignore[arg-type]
+        resolve=resolve,
         verify=trust,
     ) as client:
         for _ in range(2):
