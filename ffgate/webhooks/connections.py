@@ -43,13 +43,14 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         deadline = None if timeout is None else time.monotonic() + timeout
         options = list(socket_options or ())
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
-        for address in addresses:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+        for i, address in enumerate(addresses):
+            # An address that never answers takes its share of the time, not all of it.
+            share = None if deadline is None else (deadline - time.monotonic()) / (len(addresses) - i)
+            if share is not None and share <= 0:
                 break
             try:
                 return await self._inner.connect_tcp(
-                    str(address), port, timeout=left, local_address=local_address, socket_options=options
+                    str(address), port, timeout=share, local_address=local_address, socket_options=options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc  # refused or silent: the next address may answer
