@@ -244,6 +244,7 @@ async def places(queue: FairQueue | None, records: list[Record]) -> list[QueuePl
         pipe.zrank(k.queue(r.client_id), r.id)
         pipe.zcount(k.queue(r.client_id), "-inf", f"({(r.enqueued_at or time.time())!r}")
         pipe.zscore(k.schedule, f"submit:{r.id}")
+        pipe.hget(k.generation(r.id), "state")  # claimed since `r` was read: its `submit:` is a send lease
     try:
         answers = await pipe.execute()
     except NoScriptError:  # Redis restarted or failed over: its script cache is empty
@@ -253,13 +254,17 @@ async def places(queue: FairQueue | None, records: list[Record]) -> list[QueuePl
     c = b + breaker_read.size
     order, budget, breaker = order_read(answers[:a]), budget_read(answers[a:b]), breaker_read(answers[b:c])
     found: dict[str, QueuePlace] = {}
+    sending = QueuePlace(position=0, eta_s=0.0)
     for i, r in enumerate(waiting):
-        snap = _seen(order, r.client_id, *answers[c + 3 * i : c + 3 * i + 3])
+        rank, earlier, back_at, state = answers[c + 4 * i : c + 4 * i + 4]
+        if state is None or state.decode() != State.QUEUED:  # being sent, or gone on since
+            found[r.id] = sending
+            continue
+        snap = _seen(order, r.client_id, rank, earlier, back_at)
         wait = eta(snap.own, snap.rank, snap.others, budget, breaker)
         if snap.back_at is not None:
             wait = max(wait, snap.back_at - budget.now)
         found[r.id] = QueuePlace(position=position(snap.own, snap.rank, snap.others), eta_s=wait)
-    sending = QueuePlace(position=0, eta_s=0.0)
     return [found.get(r.id, sending) if r.status == Status.QUEUED else None for r in records]
 
 
