@@ -88,9 +88,9 @@ class Mirror:
                 await self.ctx.stored.lease(member, time.time() + lease)
                 async with asyncio.timeout(lease * 0.9):
                     await copy_outputs(self.ctx, self.http, gen_id)
-        except Exception:
+        except Exception as exc:
             # The entry keeps its lease, so it is looked at again (here or by another worker) after it.
-            log.exception("copying the outputs of %s failed", gen_id)
+            self.ctx.redis_outage.report(exc, log, f"copying the outputs of {gen_id} failed")
 
     async def aclose(self) -> None:
         if self._tasks:
