@@ -88,6 +88,9 @@ def main(workdir: Path) -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="another FFGATE_* setting"
+    )
     args = parser.parse_args()
 
     env = (
@@ -100,9 +103,12 @@ def main(workdir: Path) -> None:
             # so that the serving client's one request is answered from the admin's stored generation
             "FFGATE_REUSE_ACROSS_CLIENTS": "true",
         }
+        | dict(setting.split("=", 1) for setting in args.set)
     )
     load = os.getloadavg()[0]
     print(f"{args.jobs} generations x 2 outputs of 1-3 MB, {args.workers} workers; load average {load:.2f}")
+    if args.set:
+        print("settings: " + " ".join(args.set))
     with running_stack(workdir, workers=args.workers, **env) as stack:
         started = time.time()
         body = {"prompt": "a white router on a volcano in Africa", "customModelId": ROUTER_MODEL_ID}
