@@ -46,6 +46,12 @@ EMULATOR = {
 }
 
 
+def system_seconds(pid: int) -> float:
+    """The part of the process's CPU time spent in the kernel (socket and file copies, fsync, epoll)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
 def stored_state(stack: Any, keys: list[str]) -> tuple[int, list[tuple[str, list[dict[str, Any]]]]]:
     pipe = stack.redis.pipeline(transaction=False)
     for key in keys:
@@ -126,6 +132,7 @@ def main(workdir: Path) -> None:
             time.sleep(0.5)
         workers = [c for name, c in stack.children.items() if name.startswith("worker")]
         cpu = {name: cpu_seconds(child.pid) for name, child in stack.children.items()}
+        kernel = {name: system_seconds(child.pid) for name, child in stack.children.items()}
         rss_now = sum(rss_kib(w.pid, "VmRSS") for w in workers) / 1024
         rss_peak = sum(rss_kib(w.pid, "VmHWM") for w in workers) / 1024
 
@@ -147,7 +154,10 @@ def main(workdir: Path) -> None:
             f"copy delay (succeeded -> all outputs stored): p50 {quantile(delays, 0.5):.2f}s  "
             f"p99 {quantile(delays, 0.99):.2f}s  max {max(delays):.2f}s (target p99 <= {TARGET_P99_S:.0f} s)"
         )
-        print("CPU seconds so far: " + ", ".join(f"{name} {used:.1f}" for name, used in cpu.items()))
+        print(
+            "CPU seconds so far (of them in the kernel): "
+            + ", ".join(f"{name} {used:.1f} ({kernel[name]:.1f})" for name, used in cpu.items())
+        )
         print(f"copies: {len(stored_at) / span:.0f}/s, {total_bytes / 1e6 / span:.0f} MB/s over {span:.1f}s")
         print(f"worker RSS total: {rss_now:.0f} MiB now, {rss_peak:.0f} MiB peak ({len(workers)} workers; "
               f"target <= {TARGET_RSS_MB} MB)")  # fmt: skip

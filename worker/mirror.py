@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from httpcore._async.http11 import AsyncHTTP11Connection
 from PIL import Image, UnidentifiedImageError
 from prometheus_client import Counter
 
@@ -43,6 +44,15 @@ log = logging.getLogger(__name__)
 COPY = "copy"
 RETRY_BASE_S = 1.0
 RETRY_MAX_S = 60.0
+
+# httpcore reads a response 64 KiB at a time, however much the socket holds: a 2 MB output took 32 reads,
+# each through h11, anyio and a timeout scope. Up to 1 MiB a read, it takes what the loop has buffered
+# (~256 KiB with uvloop), 8-9 reads: 16% less CPU per 2 MB download (measured on the bench machine,
+# 5.8 -> 4.9 ms, sha256 included). httpcore has no option for it, so the worker sets the class's constant;
+# it only bounds each read (nothing is allocated at that size), so small answers (polls) are unchanged.
+READ_BYTES = 1024 * 1024
+if getattr(AsyncHTTP11Connection, "READ_NUM_BYTES", READ_BYTES) < READ_BYTES:
+    AsyncHTTP11Connection.READ_NUM_BYTES = READ_BYTES
 
 COPIES = Counter("ffgate_output_copies_total", "Output copies into the store, by outcome", ["outcome"])
 COPY_BYTES = Counter("ffgate_output_copy_bytes_total", "Bytes of outputs written to the store")

@@ -40,3 +40,13 @@ def test_other_encodings_are_measured_too(image_format: str, options: dict[str, 
 )
 def test_what_is_no_image_has_no_size(data: bytes) -> None:
     assert _pixel_size(data) == (None, None)
+
+
+def test_outputs_are_read_in_large_pieces() -> None:
+    """The copy lane's download reads up to 1 MiB at a time (worker.mirror sets httpcore's constant): this
+    fails if an httpcore release renames it, and the copies would quietly cost more CPU again."""
+    from httpcore._async.http11 import AsyncHTTP11Connection
+
+    from worker import mirror
+
+    assert AsyncHTTP11Connection.READ_NUM_BYTES == mirror.READ_BYTES == 1024 * 1024
