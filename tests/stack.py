@@ -60,6 +60,9 @@ def base_env(db: int) -> dict[str, str]:
             "FFGATE_MAINTENANCE_INTERVAL_S": "5",
             "FFGATE_UPSTREAM_TIMEOUT_S": "5",
             "FFGATE_LOG_LEVEL": "INFO",
+            # A stack's gateways stop in about a second, not after the 5 s a load balancer needs to see
+            # /readyz go 503 (tests/e2e/test_gateway_restart.py sets its own drain).
+            "FFGATE_GATEWAY_DRAIN_S": "0.5",
             "PYTHONUNBUFFERED": "1",
         }
     )

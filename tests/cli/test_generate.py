@@ -220,13 +220,23 @@ def test_timeout_exits_12_and_an_unwritable_out_11(stack: Stack, key: str, tmp_p
 # --- in a terminal --------------------------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Terminal:
     """`ffgate ...` with a pseudo-terminal as its stdin, stdout and stderr."""
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.master, slave = pty.openpty()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ffgate", *args], stdin=slave, stdout=slave, stderr=slave, env=env
+            [sys.executable, "-m", "ffgate", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            # Ctrl-C as at a terminal, even when the test run itself ignores SIGINT (a background job)
+            preexec_fn=_default_sigint,
         )
         os.close(slave)
         self.output = b""

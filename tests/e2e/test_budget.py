@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from emulator.seed import ROUTER_MODEL_ID
 from ffgate.redis.keys import Keys
 from tests.admitting import AdmittingStore
 from tests.stack import Stack, running_stack, wait_terminal
+
+pytestmark = pytest.mark.slow  # `make test-slow`, a step of its own in CI (see the README)
 
 MINUTE = {"FFGATE_UPSTREAM_RPM": "60", "FFGATE_EMULATOR_RPM": "60"}
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from emulator.seed import ROUTER_MODEL_ID
 from tests.stack import running_stack, wait_terminal
+
+pytestmark = pytest.mark.slow  # `make test-slow`, a step of its own in CI (see the README)
 
 POLL_SLOTS = 4
 

@@ -15,6 +15,8 @@ from tests.e2e.test_contract import assert_problem
 from tests.own_redis import OwnRedis
 from tests.stack import running_stack, wait_terminal
 
+pytestmark = pytest.mark.slow  # `make test-slow`, a step of its own in CI (see the README)
+
 OUTAGE_S = 10
 JOBS = 12
 

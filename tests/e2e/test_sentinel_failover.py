@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from emulator.seed import ROUTER_MODEL_ID
 from tests.redis_ha import MASTER_NAME, PASSWORD, redis_ha
 from tests.stack import running_stack
+
+pytestmark = pytest.mark.slow  # `make test-slow`, a step of its own in CI (see the README)
 
 JOBS = 24
 DB = 3  # not 0: the database in FFGATE_REDIS_URL is the one used through the sentinels too

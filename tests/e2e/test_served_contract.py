@@ -15,6 +15,8 @@ import pytest
 from tests.e2e.test_contract import assert_problem
 from tests.stack import ADMIN_KEY, Stack
 
+pytestmark = pytest.mark.slow  # `make test-slow`, a step of its own in CI (see the README)
+
 # The allow-list: checks the contract contradicts on purpose, each with its reason (per-operation
 # exceptions, with theirs, are in schemathesis.toml beside this file). Nothing else is left out.
 EXCLUDED_CHECKS = {

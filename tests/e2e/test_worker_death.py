@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from emulator.seed import ROUTER_MODEL_ID
 from tests.stack import running_stack
+
+pytestmark = pytest.mark.slow  # `make test-slow`, a step of its own in CI (see the README)
 
 JOBS = 200
 TERMINAL = {"succeeded", "failed", "canceled"}
