@@ -25,7 +25,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels ffgate 'ffgate-client[webhooks]'
-RUN useradd --uid 10001 --user-group --create-home --home-dir /home/ffgate --shell /usr/sbin/nologin ffgate
+# /var/lib/ffgate/outputs: where docker-compose.yml mounts the shared output store; created here, owned by
+# the image's user, so that a new named volume mounted there is writable by it.
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/ffgate --shell /usr/sbin/nologin ffgate \
+    && install -d -o ffgate -g ffgate -m 0750 /var/lib/ffgate /var/lib/ffgate/outputs
 USER ffgate:ffgate
 WORKDIR /home/ffgate
 EXPOSE 8080

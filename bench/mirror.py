@@ -46,6 +46,12 @@ EMULATOR = {
 }
 
 
+def system_seconds(pid: int) -> float:
+    """The part of the process's CPU time spent in the kernel (socket and file copies, fsync, epoll)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
 def stored_state(stack: Any, keys: list[str]) -> tuple[int, list[tuple[str, list[dict[str, Any]]]]]:
     pipe = stack.redis.pipeline(transaction=False)
     for key in keys:
@@ -88,6 +94,9 @@ def main(workdir: Path) -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="another FFGATE_* setting"
+    )
     args = parser.parse_args()
 
     env = (
@@ -100,9 +109,12 @@ def main(workdir: Path) -> None:
             # so that the serving client's one request is answered from the admin's stored generation
             "FFGATE_REUSE_ACROSS_CLIENTS": "true",
         }
+        | dict(setting.split("=", 1) for setting in args.set)
     )
     load = os.getloadavg()[0]
     print(f"{args.jobs} generations x 2 outputs of 1-3 MB, {args.workers} workers; load average {load:.2f}")
+    if args.set:
+        print("settings: " + " ".join(args.set))
     with running_stack(workdir, workers=args.workers, **env) as stack:
         started = time.time()
         body = {"prompt": "a white router on a volcano in Africa", "customModelId": ROUTER_MODEL_ID}
@@ -120,6 +132,7 @@ def main(workdir: Path) -> None:
             time.sleep(0.5)
         workers = [c for name, c in stack.children.items() if name.startswith("worker")]
         cpu = {name: cpu_seconds(child.pid) for name, child in stack.children.items()}
+        kernel = {name: system_seconds(child.pid) for name, child in stack.children.items()}
         rss_now = sum(rss_kib(w.pid, "VmRSS") for w in workers) / 1024
         rss_peak = sum(rss_kib(w.pid, "VmHWM") for w in workers) / 1024
 
@@ -141,7 +154,10 @@ def main(workdir: Path) -> None:
             f"copy delay (succeeded -> all outputs stored): p50 {quantile(delays, 0.5):.2f}s  "
             f"p99 {quantile(delays, 0.99):.2f}s  max {max(delays):.2f}s (target p99 <= {TARGET_P99_S:.0f} s)"
         )
-        print("CPU seconds so far: " + ", ".join(f"{name} {used:.1f}" for name, used in cpu.items()))
+        print(
+            "CPU seconds so far (of them in the kernel): "
+            + ", ".join(f"{name} {used:.1f} ({kernel[name]:.1f})" for name, used in cpu.items())
+        )
         print(f"copies: {len(stored_at) / span:.0f}/s, {total_bytes / 1e6 / span:.0f} MB/s over {span:.1f}s")
         print(f"worker RSS total: {rss_now:.0f} MiB now, {rss_peak:.0f} MiB peak ({len(workers)} workers; "
               f"target <= {TARGET_RSS_MB} MB)")  # fmt: skip

@@ -40,7 +40,7 @@ from service.routes import (
     outputs,
 )
 from service.server import run_draining, run_http
-from service.shutdown import Shutdown
+from service.shutdown import Shutdown, drain_on_sigterm
 
 DESCRIPTION = (
     "ffgate holds the Adobe Firefly Services credential for the whole company: internal services ask it "
@@ -142,13 +142,17 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         app = create_app(settings)
         run_draining(app, host, port, app.state.shutdown, settings.gateway_drain_s, **options)
         return
-    # uvicorn's own supervisor stops N processes: each stops as uvicorn does, without the drain period.
+    # uvicorn's own supervisor runs N processes; on its SIGTERM it sends each one a SIGTERM and waits for all,
+    # and each drains first (from_environment).
     with metrics_directory():
         run_http(f"{__name__}:from_environment", host, port, factory=True, workers=workers, **options)
 
 
 def from_environment() -> FastAPI:
-    """The app of one of `serve`'s worker processes."""
+    """The app of one of `serve`'s worker processes, loaded by uvicorn's own server on its serving loop:
+    its SIGTERM drains as a single gateway's does (service.shutdown)."""
     settings = Settings()
     configure_logging(settings.log_level, "gateway", settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    drain_on_sigterm(app.state.shutdown, settings.gateway_drain_s)
+    return app

@@ -39,6 +39,11 @@ LIST_BATCH = 100
 LIST_MAX_EXAMINED = 1000  # per page: a rare status filter returns a short page and a cursor, not a long scan
 
 
+def no_cache(cache_control: str | None) -> bool:
+    """`Cache-Control: no-cache` on a submit: a fresh generation even if stored outputs would answer."""
+    return "no-cache" in (cache_control or "").lower()
+
+
 def new_generation_id() -> str:
     return "gen_" + secrets.token_urlsafe(16)
 

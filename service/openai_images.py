@@ -24,6 +24,19 @@ from service.deps import Runtime
 from service.schemas import GenerationRequest, Size
 
 
+class CacheOptions(BaseModel):
+    """The per-request cache controls of OpenAI-compatible proxies (LiteLLM's `cache` object), as far as
+    ffgate has a cache: its stored seeded generations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    no_cache: bool = Field(
+        False,
+        alias="no-cache",
+        description="Generate afresh even if an identical seeded generation is stored.",
+    )
+
+
 class ImageGenerationRequest(BaseModel):
     """OpenAI's `POST /v1/images/generations` body, as far as Firefly custom models can honour it."""
 
@@ -49,6 +62,21 @@ class ImageGenerationRequest(BaseModel):
     # Sent by some OpenAI clients; Firefly has no such knobs, so they are accepted and have no effect.
     quality: str | None = None
     style: str | None = None
+    # ffgate's extensions (OpenAI's SDKs send them with `extra_body=`).
+    seed: int | None = Field(
+        None,
+        description=(
+            "The first image's seed (Firefly's `seeds`: image i gets seed + i). A seeded request equal to "
+            "a stored one of the caller is answered from the store, with no Firefly call."
+        ),
+    )
+    cache: CacheOptions | None = Field(
+        None, description='`{"no-cache": true}`, like `Cache-Control: no-cache`: generate afresh.'
+    )
+
+    @property
+    def no_cache(self) -> bool:
+        return self.cache is not None and self.cache.no_cache
 
 
 class ImageData(BaseModel):
@@ -97,10 +125,12 @@ def generation_request(body: ImageGenerationRequest, asset_id: str) -> Generatio
     if body.size is not None:
         width, _, height = body.size.partition("x")
         size = Size(width=int(width), height=int(height))
+    seeds = None if body.seed is None else [body.seed + i for i in range(body.n)]
     return GenerationRequest(
         prompt=body.prompt,
         customModelId=asset_id,
         numVariations=body.n,
+        seeds=seeds,
         size=size,
         metadata={"openai": {"user": body.user}} if body.user else None,
     )

@@ -147,6 +147,26 @@ class GenerationRequest(_Strict):
         return self.model_dump(exclude_none=True, exclude={"metadata", "webhook", "modelVersion"})
 
 
+class FireflyGenerateRequest(GenerationRequest):
+    """The body of the Firefly-compatible `POST /v3/images/generate-async`: Firefly's fields, the gateway's
+    own (`metadata`, `webhook`) and `noCache`, an extension Firefly does not have (never sent to it)."""
+
+    noCache: bool = Field(
+        False,
+        description=(
+            "ffgate's extension, as `Cache-Control: no-cache`: generate afresh even if an identical seeded "
+            "generation is stored. Not sent to Firefly."
+        ),
+    )
+
+    def as_given(self) -> dict[str, Any]:
+        # Like the header, the flag is not part of what an Idempotency-Key fingerprints.
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"noCache"})
+
+    def firefly_body(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude={"metadata", "webhook", "modelVersion", "noCache"})
+
+
 class DeliveryList(BaseModel):
     items: list[DeliveryAttempt]
 

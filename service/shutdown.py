@@ -61,3 +61,30 @@ class DrainingServer(uvicorn.Server):
         self.stop_plan.begin(loop, self.drain_s)
         # Step 3 a moment after step 2: the answered waits and ended streams are sent first.
         loop.call_later(self.drain_s + 0.5, setattr, self, "should_exit", True)
+
+
+def drain_on_sigterm(shutdown: Shutdown, drain_s: float) -> None:
+    """The same stop where uvicorn's own server runs the process (each process of `serve --workers N`,
+    which uvicorn's supervisor starts and, on its SIGTERM, sends a SIGTERM each): the handler that server
+    installed is wrapped, so the first SIGTERM drains (steps 1 and 2) before the server hears it; a second
+    reaches it at once. Must run on the serving loop, once the server handles signals (as the app is
+    loaded). SIGINT is left as it is: a Ctrl-C reaches every process of the group and the supervisor's
+    SIGTERM follows it, so only an immediate stop would mean anything there."""
+    loop = asyncio.get_running_loop()
+    server_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(server_handler):
+        return  # no server listening for signals here (not the main thread)
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        if shutdown.draining:
+            server_handler(sig, frame)
+            return
+        log.info("stopping: /readyz answers 503 for %.0fs, then waits are answered and streams end", drain_s)
+        shutdown.draining = True  # a second signal stops at once, even before the loop runs `drain`
+        loop.call_soon_threadsafe(drain, sig)
+
+    def drain(sig: int) -> None:
+        shutdown.begin(loop, drain_s)
+        loop.call_later(drain_s + 0.5, server_handler, sig, None)
+
+    signal.signal(signal.SIGTERM, handle)

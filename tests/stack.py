@@ -153,7 +153,12 @@ class Stack:
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         child = self.children[name]
         if child.proc.poll() is None:
-            child.proc.send_signal(sig)
+            if sig == signal.SIGKILL:
+                # The whole process group, as a dead host or container takes it: a worker forks RQ's
+                # scheduler, which a SIGKILL of the worker's pid alone would leave running, orphaned.
+                os.killpg(child.pid, sig)
+            else:
+                child.proc.send_signal(sig)
             child.proc.wait(timeout=30)
 
     def close(self) -> None:

@@ -46,6 +46,12 @@ SCALED_OBJECT_FIELDS = {
 }  # fmt: skip
 
 
+# The standard AWS variables the S3 output store is configured by (boto3 reads them; AWS_REGION is the
+# `aws_region` setting's own name): the non-secret ones may be in the ConfigMap, the keys only in a Secret.
+AWS_CONFIG = {"AWS_REGION", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}
+AWS_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
 def setting_names() -> set[str]:
     return {"FFGATE_" + name.upper() for name in Settings.model_fields}
 
@@ -234,13 +240,14 @@ def test_config_names_settings_with_valid_values(
     objects: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     data = config(objects)
-    assert set(data) <= setting_names() | PENDING_SETTINGS, set(data) - setting_names()
+    known = setting_names() | PENDING_SETTINGS | AWS_CONFIG
+    assert set(data) <= known, set(data) - known
     for _, container in containers(objects):
         assert container["envFrom"] == [
             {"configMapRef": {"name": of_kind(objects, "ConfigMap")[0]["metadata"]["name"]}}
         ]
         names = {env["name"] for env in container.get("env", [])}
-        assert names <= setting_names(), names
+        assert names <= setting_names() | AWS_KEYS, names
     for name in [n for n in os.environ if n.startswith("FFGATE_")]:
         monkeypatch.delenv(name)
     for name, value in data.items():
@@ -270,6 +277,32 @@ def test_secrets_are_files_in_the_secrets_directory_and_never_in_the_config(
         [mount] = [m for m in container["volumeMounts"] if "secret" in volumes[m["name"]]]
         assert mount["mountPath"] == DEFAULT_SECRETS_DIR and mount["readOnly"] is True
         assert volumes[mount["name"]]["secret"]["secretName"] == "ffgate-secrets"
+
+
+def test_every_gateway_and_worker_shares_one_s3_output_store(
+    objects: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Gateways and workers scale out: a worker writes the outputs and any gateway serves them, so the
+    store is one S3 bucket for all, never a pod's own directory (the root file system is read-only, too)."""
+    data = config(objects)
+    for name in [n for n in os.environ if n.startswith(("FFGATE_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in data.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FFGATE_SECRETS_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.storage_url.startswith("s3://"), settings.storage_url
+    assert settings.aws_region == data["AWS_REGION"]
+    seen = set()
+    for _, container in containers(objects):
+        seen.add(container["args"][0])
+        keys = {env["name"]: env["valueFrom"]["secretKeyRef"] for env in container["env"]}
+        assert set(keys) == AWS_KEYS, keys
+        for name, ref in keys.items():  # straight from the Secret, never a value in the pod spec
+            assert ref == {"name": "ffgate-s3", "key": name, "optional": True}
+    assert seen == {"serve", "worker"}
+    assert set(env_file(BASE / "s3-secrets.example.env")) == AWS_KEYS
+    assert not AWS_KEYS & set(data)
 
 
 # --- the dashboard -----------------------------------------------------------------------------------------

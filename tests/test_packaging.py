@@ -157,6 +157,32 @@ def test_compose_gateway_and_workers_wait_for_redis(service: str) -> None:
     assert spec["environment"]["FFGATE_REDIS_URL"] == "redis://redis:6379/0"
 
 
+def compose_default(value: str) -> str:
+    """What Compose makes of `${NAME:-default}` when NAME is unset (a plain value is itself)."""
+    found = re.fullmatch(r"\$\{[A-Z0-9_]+:-(.*)\}", value)
+    return found.group(1) if found else value
+
+
+def test_compose_gateway_and_workers_share_one_output_store() -> None:
+    """A worker writes the outputs and any gateway serves them: with more than one container, each writing
+    a directory of its own would leave a gateway without the files a worker stored."""
+    services = COMPOSE["services"]
+    urls = {compose_default(services[s]["environment"]["FFGATE_STORAGE_URL"]) for s in ("gateway", "worker")}
+    [url] = urls
+    assert url.startswith("file:///"), url
+    path = url.removeprefix("file://")
+    assert Settings(storage_url=url).storage_url == url  # a store ffgate accepts
+    for service in ("gateway", "worker"):
+        mounts = [volume.split(":") for volume in services[service]["volumes"]]
+        assert [name for name, target, *_ in mounts if target == path] == ["ffgate-outputs"], service
+    assert "ffgate-outputs" in COMPOSE["volumes"]  # a named volume, shared, not a container's own
+    assert services["worker"]["deploy"]["replicas"] > 1
+    # The image creates the mount point owned by its user, so a new volume there is writable by it.
+    [created] = [run for run in dockerfile_instructions("RUN") if path in run]
+    user = dockerfile_instructions("USER")[-1].split(":")[0]
+    assert re.search(rf"install -d -o {user} -g {user} .*{re.escape(path)}", created), created
+
+
 def test_compose_gateway_requires_an_admin_key() -> None:
     assert ":?" in COMPOSE["services"]["gateway"]["environment"]["FFGATE_ADMIN_KEY"]
 

@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -21,7 +20,7 @@ from ffgate.clock import iso, utcnow
 from ffgate.generations.records import Record
 from ffgate.generations.views import Generation
 from ffgate.logs import bind
-from ffgate.webhooks.destinations import IPAddress, RefusedDestination, resolve_destination
+from ffgate.webhooks.destinations import RefusedDestination, destination
 from ffgate.webhooks.schedule import Message, retry_delay
 from ffgate.webhooks.signing import signed_headers, signing_secret
 from worker.context import WorkerContext
@@ -50,10 +49,9 @@ async def deliver(ctx: WorkerContext, webhook_id: str) -> None:
         body, error, final = None, f"the webhook body could not be built: {type(exc).__name__}", True
     try:
         if body is not None:
-            addresses = await resolve_destination(record.webhook_url, ctx.settings.webhook_allowed_cidrs)
             secret = await signing_secret(ctx.settings, ctx.redis, ctx.keys, record.client_id)
             headers = signed_headers(secret, webhook_id, body, datetime.now(UTC))
-            status = await _post(ctx.webhook_http, record.webhook_url, addresses[0], headers, body)
+            status = await _post(ctx.webhook_http, record.webhook_url, headers, body)
     except RefusedDestination as exc:
         error, final = str(exc), True
     except LookupError as exc:
@@ -112,19 +110,10 @@ async def _build_body(ctx: WorkerContext, message: Message, record: Record) -> s
     return body
 
 
-async def _post(
-    client: httpx.AsyncClient, url: str, address: IPAddress, headers: dict[str, str], body: str
-) -> int:
-    """POST to the address that was checked, not to whatever the name resolves to a moment later."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    ip = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{ip}:{parts.port}" if parts.port else ip
-    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    headers = {**headers, "host": parts.netloc.rpartition("@")[2]}
-    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+async def _post(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: str) -> int:
+    """POST through the webhook client, which checks the URL's host and its addresses on every connection
+    it makes (ffgate.webhooks.connections); the URL's own form is checked here first."""
+    destination(url)
     # The body of the answer is never read: its size cannot matter.
-    async with client.stream(
-        "POST", pinned, headers=headers, content=body, extensions=extensions
-    ) as response:
+    async with client.stream("POST", url, headers=headers, content=body) as response:
         return response.status_code

@@ -70,8 +70,8 @@ class Dispatcher:
                 await self._sleep(MAX_SLEEP_S if claims is None else min(claims, MAX_SLEEP_S))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("dispatcher loop error; continuing")
+            except Exception as exc:
+                self.ctx.redis_outage.report(exc, log, "dispatcher loop error; continuing")
                 await asyncio.sleep(1.0)
 
     async def _sleep(self, seconds: float) -> None:

@@ -47,7 +47,7 @@ async def sweep_forever(ctx: WorkerContext, stopping: asyncio.Event) -> None:
                     log.info("retention sweep removed %d stored outputs", removed)
         except StorageUnavailable as exc:
             log.warning("retention sweep: the store is unavailable (%s); next time", exc.reason)
-        except Exception:
-            log.exception("retention sweep failed; next time")
+        except Exception as exc:
+            ctx.redis_outage.report(exc, log, "retention sweep failed; next time")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=interval)

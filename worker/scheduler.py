@@ -65,7 +65,9 @@ class Scheduler:
             self._wake.set()
             dispatcher.wake.set()
 
-        listener = asyncio.create_task(listen(self.ctx.redis, self.ctx.keys.wake, announced, subscribed))
+        listener = asyncio.create_task(
+            listen(self.ctx.redis, self.ctx.keys.wake, announced, subscribed, self.ctx.redis_outage)
+        )
         submits = asyncio.create_task(dispatcher.run())
         sweeper = asyncio.create_task(sweep_forever(self.ctx, self._stopping))
         try:
@@ -90,9 +92,9 @@ class Scheduler:
     async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
             await coro
-        except Exception:
+        except Exception as exc:
             # The job keeps its `submit:` lease, so it is looked at again once the lease runs out.
-            log.exception("sending a job failed")
+            self.ctx.redis_outage.report(exc, log, "sending a job failed")
 
     async def _dispatch(self) -> None:
         learn_at = 0.0
@@ -130,8 +132,8 @@ class Scheduler:
                     await self._idle()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("scheduler loop error; continuing")
+            except Exception as exc:
+                self.ctx.redis_outage.report(exc, log, "scheduler loop error; continuing")
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
@@ -171,9 +173,9 @@ class Scheduler:
                     await deliver(self.ctx, gen_id)
             else:
                 await poll(self.ctx, gen_id, record)
-        except Exception:
+        except Exception as exc:
             # The entry keeps its lease score, so it is tried again once the lease runs out.
-            log.exception("handling %s failed", member)
+            self.ctx.redis_outage.report(exc, log, f"handling {member} failed")
 
 
 async def poll(ctx: WorkerContext, gen_id: str, record: Record | None = None) -> None:

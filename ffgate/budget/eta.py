@@ -9,8 +9,9 @@ work per job.
 ETA: when the budget (ffgate.budget.org_budget) lets that many requests go, counting the pacing, the 60 s
 window, the daily cap, a 429 pause and an open breaker. Clients whose queues are shorter than their share
 will still send jobs that come before this one: each is expected to send its queue or its recent arrival
-rate (a decaying average kept by the queue) times the wait, whichever is more, up to its turns, and the wait
-is solved as a fixed point, so a long queue's ETA does not drift later with every light client's arrival.
+rate (a decaying average kept by the queue, forgotten once the client has been silent for several of its
+usual gaps: a finished burst) times the wait, whichever is more, up to its turns, and the wait is solved as
+a fixed point, so a long queue's ETA does not drift later with every light client's arrival.
 Polls that count against the main budget (FFGATE_UPSTREAM_POLLS_COUNT) are not foreseen.
 """
 
@@ -31,6 +32,8 @@ from ffgate.clock import DAY_S
 from ffgate.generations.records import Record
 from ffgate.generations.states import State, Status
 from ffgate.redis.reading import Reading
+
+STOPPED_AFTER = 5.0  # a silence this many of its average gaps long: as likely as not, the client has stopped
 
 
 @dataclass(frozen=True)
@@ -112,13 +115,27 @@ def _seen(order: Order, client: str, rank: Any, earlier: Any, back_at: Any) -> S
 
 
 def arrival_rate(raw: str, now: float) -> float:
-    """Arrivals per second from the decaying count `ENQUEUE_LUA` keeps: the count over its time constant,
-    corrected for a client seen for less than that (but never for less than a quarter of it, so one early
-    job does not read as a flood)."""
+    """Arrivals per second expected from now on, from the decaying count `ENQUEUE_LUA` keeps: the count over
+    its time constant, corrected for a client seen for less than that (but never for less than a quarter of
+    it, so one early job does not read as a flood), times the odds that the client is still sending.
+
+    The average alone remembers a burst for minutes: thirty jobs at once read as a job every few seconds long
+    after the last one came. But a client that sends `r` jobs a second leaves a silence of `g` seconds only
+    with probability exp(-r g): once that silence is many times its usual gap, it has stopped (a finished
+    burst), and it counts for nothing. A steady client's usual gaps (r g about 1) keep nearly all of it."""
     count, at, first = (float(x) for x in raw.split())
-    decayed = count * math.exp(-max(0.0, now - at) / RATE_TAU_S)
+    silence = max(0.0, now - at)
+    decayed = count * math.exp(-silence / RATE_TAU_S)
     seen = max(now - first, RATE_TAU_S / 4)
-    return decayed / (RATE_TAU_S * (1 - math.exp(-seen / RATE_TAU_S)))
+    rate = decayed / (RATE_TAU_S * (1 - math.exp(-seen / RATE_TAU_S)))
+    return rate * still_sending(rate * silence)
+
+
+def still_sending(missed: float) -> float:
+    """The odds that a client is still sending after a silence in which it would have sent `missed` jobs
+    on average: prior odds of e^STOPPED_AFTER (it was sending) against a silence of that length, exp(-missed).
+    Half at STOPPED_AFTER missed jobs; 0.98 at one, under 0.05 at three more than STOPPED_AFTER."""
+    return 1.0 / (1.0 + math.exp(min(missed - STOPPED_AFTER, 50.0)))
 
 
 def ahead_of(own: Lane, rank: int, other: Lane) -> int:
@@ -227,6 +244,7 @@ async def places(queue: FairQueue | None, records: list[Record]) -> list[QueuePl
         pipe.zrank(k.queue(r.client_id), r.id)
         pipe.zcount(k.queue(r.client_id), "-inf", f"({(r.enqueued_at or time.time())!r}")
         pipe.zscore(k.schedule, f"submit:{r.id}")
+        pipe.hget(k.generation(r.id), "state")  # claimed since `r` was read: its `submit:` is a send lease
     try:
         answers = await pipe.execute()
     except NoScriptError:  # Redis restarted or failed over: its script cache is empty
@@ -236,13 +254,17 @@ async def places(queue: FairQueue | None, records: list[Record]) -> list[QueuePl
     c = b + breaker_read.size
     order, budget, breaker = order_read(answers[:a]), budget_read(answers[a:b]), breaker_read(answers[b:c])
     found: dict[str, QueuePlace] = {}
+    sending = QueuePlace(position=0, eta_s=0.0)
     for i, r in enumerate(waiting):
-        snap = _seen(order, r.client_id, *answers[c + 3 * i : c + 3 * i + 3])
+        rank, earlier, back_at, state = answers[c + 4 * i : c + 4 * i + 4]
+        if state is None or state.decode() != State.QUEUED:  # being sent, or gone on since
+            found[r.id] = sending
+            continue
+        snap = _seen(order, r.client_id, rank, earlier, back_at)
         wait = eta(snap.own, snap.rank, snap.others, budget, breaker)
         if snap.back_at is not None:
             wait = max(wait, snap.back_at - budget.now)
         found[r.id] = QueuePlace(position=position(snap.own, snap.rank, snap.others), eta_s=wait)
-    sending = QueuePlace(position=0, eta_s=0.0)
     return [found.get(r.id, sending) if r.status == Status.QUEUED else None for r in records]
 
 

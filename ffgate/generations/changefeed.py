@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import redis.asyncio as aioredis
 
 from ffgate.redis.keys import Keys
+from ffgate.redis.outage import REDIS_ERRORS, RedisOutage
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ async def listen(
     pattern: str,
     on_message: Callable[[bytes, bytes], None],
     on_subscribed: Callable[[], None],
+    outage: RedisOutage | None = None,
 ) -> None:
     """Call `on_message(channel, data)` for every message published on a channel matching `pattern`, for
     ever: a lost subscription is made again (and `on_subscribed` called each time it is in place)."""
@@ -92,7 +94,12 @@ async def listen(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the subscription is the only ear: never let it die
-            log.warning("lost the subscription to %s (%s); subscribing again", pattern, type(exc).__name__)
+            if outage is not None and isinstance(exc, REDIS_ERRORS):
+                outage.failed(exc)  # told once, not at every attempt to subscribe again
+            else:
+                log.warning(
+                    "lost the subscription to %s (%s); subscribing again", pattern, type(exc).__name__
+                )
             await asyncio.sleep(0.5)
         finally:
             with contextlib.suppress(Exception):

@@ -1,5 +1,6 @@
 """A Redis outage, told once: logged when the first command fails and again when Redis answers, never once
-per request (during an outage every request fails alike, and a log line each would bury the cause)."""
+per request or per loop turn (during an outage every command fails alike, and a line each would bury the
+cause). The gateway answers 503 meanwhile; a worker's loops wait and go on, holding what Firefly told it."""
 
 from __future__ import annotations
 
@@ -17,8 +18,17 @@ PROBE_EVERY_S = 0.5
 
 
 class RedisOutage:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        meanwhile: str = "answering 503 until it is back",
+        *,
+        start_level: int = logging.ERROR,
+        end_level: int = logging.WARNING,
+    ) -> None:
         self._redis = redis
+        self._meanwhile = meanwhile
+        self._levels = (start_level, end_level)
         self._since: float | None = None
         self._watch: asyncio.Task[None] | None = None
 
@@ -31,8 +41,15 @@ class RedisOutage:
         if self._since is not None:
             return
         self._since = time.monotonic()
-        log.error("Redis is unavailable (%s); answering 503 until it is back", type(exc).__name__)
+        log.log(self._levels[0], "Redis is unavailable (%s); %s", type(exc).__name__, self._meanwhile)
         self._watch = asyncio.get_running_loop().create_task(self._until_back())
+
+    def report(self, exc: Exception, logger: logging.Logger, what: str) -> None:
+        """A loop's failure: a Redis error once per outage, anything else with its traceback."""
+        if isinstance(exc, REDIS_ERRORS):
+            self.failed(exc)
+        else:
+            logger.error(what, exc_info=exc)
 
     async def _until_back(self) -> None:
         while True:
@@ -43,7 +60,7 @@ class RedisOutage:
                 continue
             break
         assert self._since is not None
-        log.warning("Redis answers again, after %.1fs", time.monotonic() - self._since)
+        log.log(self._levels[1], "Redis answers again, after %.1fs", time.monotonic() - self._since)
         self._since = None
 
     async def aclose(self) -> None:

@@ -1,6 +1,6 @@
-"""Where a webhook delivery may go: a destination is checked when the job is submitted and again before
-every attempt (DNS can change): every address its name resolves to must be public, unless its network is
-listed in FFGATE_WEBHOOK_ALLOWED_CIDRS.
+"""Where a webhook delivery may go: a destination is checked when the job is submitted and again whenever a
+connection to it is made (DNS can change: ffgate.webhooks.connections): every address its name resolves to
+must be public, unless its network is listed in FFGATE_WEBHOOK_ALLOWED_CIDRS.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -45,25 +45,48 @@ def refusal(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
     return None
 
 
-async def resolve_destination(url: str, allowed: Sequence[IPNetwork]) -> list[IPAddress]:
-    """The addresses `url` may be sent to; raises RefusedDestination if any of them is refused."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RefusedDestination("webhook.url must be an absolute http(s) URL")
-    if parts.username or parts.password:
-        raise RefusedDestination("webhook.url must not carry credentials")
-    host = parts.hostname
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """The addresses `host` resolves to, in the order the system gives them (OSError if none)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+async def checked_addresses(
+    host: str, port: int, allowed: Sequence[IPNetwork], resolve: Resolver = system_resolver
+) -> list[IPAddress]:
+    """Every address `host` stands for, if every one of them may receive webhooks; else RefusedDestination."""
     try:
         addresses: list[IPAddress] = [ipaddress.ip_address(host)]
     except ValueError:
-        loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+            addresses = await resolve(host, port)
         except OSError as exc:
             raise RefusedDestination(f"webhook host {host!r} does not resolve ({exc.strerror})") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+        if not addresses:
+            raise RefusedDestination(f"webhook host {host!r} does not resolve") from None
     for address in addresses:
         reason = refusal(address, allowed)
         if reason:
             raise RefusedDestination(f"webhook host {host!r} resolves to {reason}")
     return addresses
+
+
+def destination(url: str) -> tuple[str, int]:
+    """The host and port of a webhook URL of an acceptable form; else RefusedDestination."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RefusedDestination("webhook.url must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise RefusedDestination("webhook.url must not carry credentials")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def resolve_destination(
+    url: str, allowed: Sequence[IPNetwork], resolve: Resolver = system_resolver
+) -> list[IPAddress]:
+    """The addresses `url` may be sent to; raises RefusedDestination if any of them is refused."""
+    host, port = destination(url)
+    return await checked_addresses(host, port, allowed, resolve)

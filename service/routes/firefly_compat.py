@@ -22,8 +22,8 @@ from service import firefly_shapes as shapes
 from service import generation_actions as generations
 from service import output_actions
 from service.deps import RuntimeDep, absolute_base, requires_bearer
-from service.routes.generations import IdempotencyKey
-from service.schemas import GenerationRequest
+from service.routes.generations import CacheControl, IdempotencyKey
+from service.schemas import FireflyGenerateRequest
 
 router = APIRouter(tags=["firefly-compatible"])
 
@@ -66,7 +66,7 @@ async def generate_async(
     request: Request,
     runtime: RuntimeDep,
     principal: Generator,
-    body: GenerationRequest,
+    body: FireflyGenerateRequest,
     x_model_version: Annotated[
         ModelVersion | None,
         Header(
@@ -78,11 +78,19 @@ async def generate_async(
     ] = None,
     x_api_key: ApiKeyHeader = None,
     idempotency_key: IdempotencyKey = None,
+    cache_control: CacheControl = None,
 ) -> JSONResponse:
-    """Firefly's `POST /v3/images/generate-async`: 202 `{jobId, statusUrl, cancelUrl}`, on the gateway."""
+    """Firefly's `POST /v3/images/generate-async`: 202 `{jobId, statusUrl, cancelUrl}`, on the gateway.
+
+    A request that pins every seed and equals a stored succeeded generation of the caller is answered from
+    the store (the job is `succeeded` at once, no Firefly call); `Cache-Control: no-cache` or the body's
+    `"noCache": true` (ffgate's extension) generate afresh."""
     if x_model_version is not None:
         body = body.model_copy(update={"modelVersion": x_model_version})
-    record, _, _ = await generations.submit(runtime, principal, body, current_request_id(), idempotency_key)
+    fresh = body.noCache or generations.no_cache(cache_control)
+    record, _, _ = await generations.submit(
+        runtime, principal, body, current_request_id(), idempotency_key, fresh=fresh
+    )
     return JSONResponse(shapes.accepted_body(record.id, absolute_base(request, runtime)), 202)
 
 

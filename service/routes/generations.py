@@ -52,6 +52,14 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+CacheControl = Annotated[
+    str | None,
+    Header(
+        alias="Cache-Control",
+        description="`no-cache`: generate afresh even if a stored identical seeded generation would answer.",
+    ),
+]
+
 
 def _base(runtime: RuntimeDep) -> str:
     return (runtime.settings.public_base_url or "").rstrip("/")
@@ -86,9 +94,7 @@ async def create_generation(
     body: GenerationRequest,
     idempotency_key: IdempotencyKey = None,
     prefer: Annotated[str | None, Header(description="`wait=N` (N <= 60): hold until done or N s.")] = None,
-    cache_control: Annotated[
-        str | None, Header(description="`no-cache`: generate afresh even if stored outputs would answer.")
-    ] = None,
+    cache_control: CacheControl = None,
 ) -> Response:
     """Queue an image generation with a custom model.
 
@@ -113,7 +119,7 @@ async def create_generation(
         body,
         current_request_id(),
         idempotency_key,
-        fresh="no-cache" in (cache_control or "").lower(),
+        fresh=generations.no_cache(cache_control),
     )
     code = status.HTTP_202_ACCEPTED
     headers: dict[str, str] = {}

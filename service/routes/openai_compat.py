@@ -14,6 +14,7 @@ from ffgate.logs import current_request_id
 from service import generation_actions as generations
 from service import openai_images as openai
 from service.deps import Generator, ModelsReader, RuntimeDep, absolute_base
+from service.routes.generations import CacheControl
 
 router = APIRouter(tags=["openai-compatible"])
 
@@ -33,15 +34,23 @@ async def create_image(
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=255, description="Makes retries safe."),
     ] = None,
+    cache_control: CacheControl = None,
 ) -> openai.ImagesResponse:
     """OpenAI's image generation with a Firefly custom model (`model` = its assetId or displayName; `n`
     1-4; `size` "WxH", a preset of the model's version; `response_format` `url` or `b64_json`). Answers once
     the images exist, waiting up to FFGATE_OPENAI_WAIT_S; after that a 504 names the generation, which
-    goes on and can be fetched from `/v1/generations/{id}`."""
+    goes on and can be fetched from `/v1/generations/{id}`.
+
+    With `seed` (ffgate's extension), a request equal to a stored generation of the caller is answered
+    from the store at once, with no Firefly call; `Cache-Control: no-cache` or `"cache": {"no-cache": true}`
+    generate afresh."""
     request_id = current_request_id()
     model = await openai.resolve_model(runtime, body.model, request_id)
     wanted = openai.generation_request(body, str(model["assetId"]))
-    record, _, _ = await generations.submit(runtime, principal, wanted, request_id, idempotency_key)
+    fresh = body.no_cache or generations.no_cache(cache_control)
+    record, _, _ = await generations.submit(
+        runtime, principal, wanted, request_id, idempotency_key, fresh=fresh
+    )
     record = await generations.wait_for_terminal(
         runtime, principal, record.id, runtime.settings.openai_wait_s
     )

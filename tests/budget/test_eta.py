@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import random
+import statistics
 from dataclasses import replace
 
 import pytest
 
 from ffgate.budget.breaker import BreakerState
-from ffgate.budget.eta import Lane, ahead_of, eta, next_slot, position
-from ffgate.budget.fair_queue import STRIDE
+from ffgate.budget.eta import Lane, ahead_of, arrival_rate, eta, next_slot, position
+from ffgate.budget.fair_queue import RATE_TAU_S, STRIDE
 from ffgate.budget.org_budget import BudgetState
 
 NOW = 1_700_000_000.0
@@ -98,3 +101,33 @@ def test_eta_counts_the_jobs_light_clients_will_send_meanwhile() -> None:
     # no more than its 10 turns before ours, however fast it arrives
     assert eta(own, 10, [lane("b", rate=50)], budget(), None) == pytest.approx(20, abs=0.1)
     assert eta(own, 10, [], budget(), None) == pytest.approx(10)
+
+
+def arrivals(times: list[float], tau: float = RATE_TAU_S) -> str:
+    """The decaying count the enqueue script keeps (lua/lib/enqueue.lua) after arrivals at `times`."""
+    count, last = 0.0, times[0]
+    for t in times:
+        count = count * math.exp(-(t - last) / tau) + 1
+        last = t
+    return f"{count:.6f} {last:.3f} {times[0]:.3f}"
+
+
+def test_a_finished_burst_stops_counting_within_a_minute() -> None:
+    burst = arrivals([NOW + i * 0.01 for i in range(30)])
+    assert arrival_rate(burst, NOW + 1) > 0.5  # while it may go on, it counts
+    assert arrival_rate(burst, NOW + 15) < 0.01
+    assert arrival_rate(burst, NOW + 60) * 60 < 0.01  # not one job expected in the next minute
+
+
+def test_a_steady_clients_rate_holds_between_its_arrivals() -> None:
+    rng = random.Random(7)
+    for per_s in (0.1, 0.3, 0.8):
+        t, times = NOW, []
+        while t < NOW + 1800:
+            t += rng.expovariate(per_s)
+            times.append(t)
+        # read at random moments after the first 4 minutes, as ETAs are read
+        reads = sorted(rng.uniform(NOW + 240, times[-1]) for _ in range(400))
+        seen = [arrival_rate(arrivals([x for x in times if x <= at]), at) for at in reads]
+        assert statistics.mean(seen) == pytest.approx(per_s, rel=0.1)
+        assert statistics.median(seen) == pytest.approx(per_s, rel=0.15)

@@ -254,3 +254,22 @@ async def test_positions_are_the_order_jobs_are_then_sent_in(
 
     assert sorted(positions.values()) == list(range(len(queued)))
     assert {gen_id: order.index(gen_id) for gen_id in queued} == positions
+
+
+async def test_a_job_claimed_after_it_was_read_is_placed_as_being_sent(
+    qredis: aioredis.Redis, store: AdmittingStore
+) -> None:
+    """The 202 reads a job's place right after admitting it; a dispatcher may have claimed it in between.
+    Its `submit:` entry is then the send's lease, not a back-off to wait out: ETA 0, not the lease."""
+    queue = fair_queue(qredis, rpm=30)
+    await queue_jobs(store, "svc", 2)
+    read = await store.get("svc-000")  # as the gateway read it: queued
+    assert read is not None and read.state == "queued"
+
+    [claim] = await claimed(queue)
+
+    assert claim.gen_id == "svc-000"
+    assert await estimate(queue, read) == (0, 0.0)
+    later = await store.get("svc-001")
+    assert later is not None
+    assert await estimate(queue, later) == (0, pytest.approx(2.0, abs=0.1))  # the next paced slot

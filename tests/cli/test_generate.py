@@ -71,6 +71,7 @@ def ffgate(stack: Stack, key: str, *args: str, timeout_s: float = 90, **env: str
         timeout=timeout_s,
         stdin=subprocess.DEVNULL,
         check=False,
+        cwd=stack.workdir,  # where a generation without --out saves its files: never the checkout
     )
     assert "Traceback" not in done.stderr + done.stdout
     return Done(done.returncode, done.stdout, done.stderr)
@@ -194,7 +195,7 @@ def test_a_generation_canceled_meanwhile_exits_4(stack: Stack, key: str) -> None
     env = environment(stack, key)
     command = [sys.executable, "-m", "ffgate", "generate", f"a router {marker}", "-m", ROUTER, "--json"]
     with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=stack.workdir
     ) as proc:
         gen_id = wait_for_generation(stack, key, marker)
         with stack.client(key=key) as client:
@@ -227,14 +228,15 @@ def _default_sigint() -> None:
 class Terminal:
     """`ffgate ...` with a pseudo-terminal as its stdin, stdout and stderr."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, stack: Stack, key: str, *args: str) -> None:
         self.master, slave = pty.openpty()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ffgate", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env=env,
+            env=environment(stack, key),
+            cwd=stack.workdir,  # files saved without --out go there, never into the checkout
             # Ctrl-C as at a terminal, even when the test run itself ignores SIGINT (a background job)
             preexec_fn=_default_sigint,
         )
@@ -277,7 +279,7 @@ def test_in_a_terminal_progress_is_live_and_the_images_are_saved(
     marker = tag()
     script(stack, marker, latency_s=2)
     args = ["generate", f"a router {marker}", "-m", ROUTER, "-n", "2", "--out", str(tmp_path)]
-    term = Terminal(environment(stack, key), *args)
+    term = Terminal(stack, key, *args)
     term.read_until("running")
     assert term.finish() == 0
     screen = term.screen()
@@ -291,7 +293,7 @@ def test_in_a_terminal_progress_is_live_and_the_images_are_saved(
 def test_ctrl_c_asks_and_cancels_the_generation(stack: Stack, key: str) -> None:
     marker = tag()
     script(stack, marker, latency_s=30)
-    term = Terminal(environment(stack, key), "generate", f"a router {marker}", "-m", ROUTER)
+    term = Terminal(stack, key, "generate", f"a router {marker}", "-m", ROUTER)
     term.read_until("submitted")
     term.proc.send_signal(signal.SIGINT)
     term.read_until("Cancel generation")
@@ -305,7 +307,7 @@ def test_ctrl_c_asks_and_cancels_the_generation(stack: Stack, key: str) -> None:
 def test_ctrl_c_answered_no_leaves_the_generation_running(stack: Stack, key: str) -> None:
     marker = tag()
     script(stack, marker, latency_s=30)
-    term = Terminal(environment(stack, key), "generate", f"a router {marker}", "-m", ROUTER)
+    term = Terminal(stack, key, "generate", f"a router {marker}", "-m", ROUTER)
     term.read_until("submitted")
     term.proc.send_signal(signal.SIGINT)
     term.read_until("Cancel generation")

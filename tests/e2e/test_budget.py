@@ -112,6 +112,67 @@ def test_three_clients_share_60_a_minute_fairly_with_honest_etas(workdir: Path) 
             assert abs(eta_s - actual) <= max(0.2 * actual, 1.0), (position, eta_s, actual)
 
 
+def test_etas_recover_after_one_clients_burst(workdir: Path) -> None:
+    """Thirty jobs from one client at once, then, once they are sent, 12 + 12 + 1 from three others, at
+    30/min: every ETA the 202s gave is within 25% (or 5 s) of when the job was sent. The first client's
+    burst is over when the others arrive; an arrival model that expects it to go on tells them minutes
+    that pass in seconds."""
+    # The emulator's own limit is not the one under test: above ffgate's, so no send meets a 429.
+    rpm = {"FFGATE_UPSTREAM_RPM": "30", "FFGATE_EMULATOR_RPM": "60"}
+    with running_stack(workdir, workers=2, **rpm) as stack:
+        keys = {
+            name: stack.create_client(name=name, rateLimit={"requestsPerMinute": 600})[1]
+            for name in ("burst", "bulk-b", "bulk-c", "single")
+        }
+        clients = {name: stack.client(key=key) for name, key in keys.items()}
+        told: dict[str, tuple[float, int]] = {}  # request id -> (asked at, etaSeconds of the 202)
+
+        def post(name: str, prompt: str) -> None:
+            asked = time.time()
+            response = clients[name].post(
+                "/v1/generations", json={"customModelId": ROUTER_MODEL_ID, "prompt": prompt}
+            )
+            assert response.status_code == 202, response.text
+            body = response.json()
+            assert body["status"] == "queued" and body["queue"] is not None, body
+            told[response.headers["x-request-id"]] = ((asked + time.time()) / 2, body["queue"]["etaSeconds"])
+
+        try:
+            for i in range(30):
+                post("burst", f"router burst {i}")
+            deadline = time.monotonic() + 90
+            while len(sent_at(stack)) < 30:
+                assert time.monotonic() < deadline, "the burst was not sent within 90 s"
+                time.sleep(0.5)
+            later = [("bulk-b", i) for i in range(12)] + [("bulk-c", i) for i in range(12)]
+            later = [later[j] for pair in zip(range(12), range(12, 24), strict=True) for j in pair]
+            later.insert(12, ("single", 0))  # b, c, b, c, ... with the single job among them
+            for name, i in later:
+                post(name, f"router {name} {i}")
+            deadline = time.monotonic() + 90
+            while len(sent_at(stack)) < 55:
+                assert time.monotonic() < deadline, "the 25 jobs were not sent within 90 s"
+                time.sleep(0.5)
+        finally:
+            for client in clients.values():
+                client.close()
+
+        sent = sent_at(stack)
+        assert set(sent) == set(told)
+        misses = []
+        for request_id, (asked_at, eta_s) in told.items():
+            actual = sent[request_id] - asked_at
+            if abs(eta_s - actual) > max(0.25 * actual, 5.0):
+                misses.append((round(actual, 1), eta_s))
+        assert not misses, f"{len(misses)} of {len(told)} ETAs off (actual s, told s): {misses}"
+        assert stack.emu_stats()["responses429"] == 0
+
+
+def sent_at(stack: Stack) -> dict[str, float]:
+    """request id -> when Firefly (the emulator) accepted its generate-async."""
+    return {r["requestId"]: r["at"] for r in generates(stack) if r["status"] == 202}
+
+
 def test_a_429_holds_every_worker_for_the_time_firefly_gives(workdir: Path) -> None:
     with running_stack(workdir, workers=2, FFGATE_UPSTREAM_RPM="120") as stack:
         with stack.emulator() as emu:

@@ -3,6 +3,7 @@ Firefly's own `/v3` calls with Firefly's shapes, and the job an ordinary generat
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -242,3 +243,53 @@ def test_the_client_rate_limit_applies_with_fireflys_429(stack: Stack) -> None:
     assert limited.status_code == 429
     assert limited.json()["error_code"] == "rate_limited"
     assert int(limited.headers["retry-after"]) >= 1
+
+
+def _stored(gw: httpx.Client, job_id: str, key: str) -> dict[str, Any]:
+    """The generation once every output is in ffgate's store (only such a one answers a repeat)."""
+    deadline = time.monotonic() + 30
+    while True:
+        generation: dict[str, Any] = gw.get(
+            f"/v1/generations/{job_id}", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+        if all(o["image"]["stored"] for o in generation["outputs"]):
+            return generation
+        assert time.monotonic() < deadline, generation
+        time.sleep(0.2)
+
+
+def test_a_repeated_seeded_job_is_answered_from_the_store_unless_no_cache(stack: Stack) -> None:
+    client_id, key = stack.create_client()
+    headers = _bearer(_token(stack, client_id, key).json()["access_token"], client_id)
+    body = BODY | {"prompt": f"a white CitiSignal router, seeded {time.time_ns()}", "seeds": [31, 32]}
+    with _gateway(stack) as gw:
+
+        def generate(sent: dict[str, Any], **extra: str) -> tuple[str, dict[str, Any]]:
+            accepted = gw.post("/v3/images/generate-async", json=sent, headers=headers | extra)
+            assert accepted.status_code == 202, accepted.text
+            job_id: str = accepted.json()["jobId"]
+            return job_id, _poll(gw, job_id, headers)
+
+        first, done = generate(body)
+        assert done["status"] == "succeeded", done
+        stored = _stored(gw, first, key)
+        calls = stack.emu_stats()["requests"]["generate"]
+
+        again, repeat = generate(body)
+        assert repeat["status"] == "succeeded" and again != first
+        assert stack.emu_stats()["requests"]["generate"] == calls  # no Firefly call
+        reused = gw.get(f"/v1/generations/{again}", headers={"Authorization": f"Bearer {key}"}).json()
+        assert reused["reused"] == {"from": first}
+        fetched = [httpx.get(o["image"]["url"]).content for o in repeat["result"]["outputs"]]
+        assert [hashlib.sha256(b).hexdigest() for b in fetched] == [
+            o["image"]["sha256"] for o in stored["outputs"]
+        ]
+
+        # The body's extension and the header each force a fresh job at Firefly.
+        for sent, extra in ((body | {"noCache": True}, {}), (body, {"Cache-Control": "no-cache"})):
+            fresh, finished = generate(sent, **extra)
+            assert finished["status"] == "succeeded", finished
+            generation = gw.get(f"/v1/generations/{fresh}", headers={"Authorization": f"Bearer {key}"})
+            assert generation.json().get("reused") is None
+            calls += 1
+            assert stack.emu_stats()["requests"]["generate"] == calls, extra

@@ -4,8 +4,11 @@ with custom models; OpenAI's errors, and the wait limit that never runs a job tw
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -125,3 +128,47 @@ def test_a_generation_past_the_wait_limit_is_named_and_not_run_again(stack: Stac
         assert own.get(f"/v1/generations/{gen_id}").status_code == 200
         assert [g["id"] for g in own.get("/v1/generations").json()["items"]] == [gen_id]
     assert stack.emu_stats()["requests"]["generate"] - before <= 1
+
+
+def test_a_repeated_seeded_request_is_answered_from_the_store_unless_no_cache(
+    stack: Stack, sdk: tuple[openai.OpenAI, str]
+) -> None:
+    client, key = sdk
+    asked = {"model": seed.ROUTER_MODEL_ID, "prompt": f"a seeded router {time.time_ns()}", "n": 2}
+    with stack.client(key=key) as own:
+
+        def latest() -> dict[str, Any]:
+            """The caller's newest generation: the one the last answer was made from."""
+            newest: dict[str, Any] = own.get("/v1/generations").json()["items"][0]
+            return newest
+
+        client.images.generate(**asked, extra_body={"seed": 51})  # type: ignore[call-overload]
+        first_id = latest()["id"]
+        deadline = time.monotonic() + 30
+        while not all(o["image"]["stored"] for o in own.get(f"/v1/generations/{first_id}").json()["outputs"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        stored = own.get(f"/v1/generations/{first_id}").json()
+        assert [o["seed"] for o in stored["outputs"]] == [51, 52]
+        calls = stack.emu_stats()["requests"]["generate"]
+
+        again = client.images.generate(**asked, extra_body={"seed": 51})  # type: ignore[call-overload]
+        assert stack.emu_stats()["requests"]["generate"] == calls  # no Firefly call
+        assert latest()["reused"] == {"from": first_id}
+        shas = [hashlib.sha256(httpx.get(str(image.url)).content).hexdigest() for image in again.data]
+        assert shas == [o["image"]["sha256"] for o in stored["outputs"]]
+
+        # The body's `cache` object (as LiteLLM's) and the header each force a fresh generation.
+        for extra_body, extra_headers in (
+            ({"seed": 51, "cache": {"no-cache": True}}, {}),
+            ({"seed": 51}, {"Cache-Control": "no-cache"}),
+        ):
+            client.images.generate(
+                **asked,  # type: ignore[arg-type]
+                extra_body=extra_body,
+                extra_headers=extra_headers,
+            )
+            fresh = latest()
+            assert fresh["status"] == "succeeded" and fresh.get("reused") is None
+            calls += 1
+            assert stack.emu_stats()["requests"]["generate"] == calls, extra_body

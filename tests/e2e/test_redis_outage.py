@@ -1,6 +1,7 @@
 """Redis away for 10 s, stopped or frozen (issue 11, item 1), on a redis-server of the test's own: every
 generation accepted before the outage succeeds and none is sent twice; every client call meanwhile is a
-503 problem with Retry-After within 2 s, on a connection that stays usable; the outage is logged once."""
+503 problem with Retry-After within 2 s, on a connection that stays usable; the outage is logged once, by the
+gateway and by the worker."""
 
 from __future__ import annotations
 
@@ -63,5 +64,12 @@ def test_a_10s_redis_outage_loses_nothing_and_clients_get_prompt_503s(workdir: P
             gateway_log = stack.log("gateway")
             assert "Traceback" not in gateway_log, gateway_log[-3000:]
             assert gateway_log.count("Redis is unavailable") == 1, gateway_log[-3000:]
+            # The worker rides a stop out inside redis-py's retries; a freeze times its loops out: either
+            # way no traceback per loop turn, and an outage it met is told once each way.
+            worker_log = stack.log("worker-1")
+            assert "Traceback" not in worker_log, worker_log[-3000:]
+            told = worker_log.count("Redis is unavailable")
+            assert (told == 1) if how == "frozen" else (told <= 1), worker_log[-3000:]
+            assert worker_log.count("Redis answers again") == told, worker_log[-3000:]
     finally:
         own.stop()

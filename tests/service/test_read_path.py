@@ -87,9 +87,10 @@ async def test_a_page_of_100_queued_generations_takes_three_round_trips(
         assert len(items) == PAGE
         assert [item["id"] for item in items] == [f"gen_page{i:03d}" for i in reversed(range(PAGE))]
         assert sent[0] <= 3, sent[0]
-        # The places come from one snapshot: the newest is last in the queue, the oldest first.
+        # The places come from one snapshot: the newest is last in the queue, the oldest first (or second:
+        # the other client's one job ties with it, and the tie goes by the random client ids).
         positions = [item["queue"]["position"] for item in items]
-        assert positions[-1] == 0 and positions == sorted(positions, reverse=True)
+        assert positions[-1] in (0, 1) and positions == sorted(set(positions), reverse=True)
         assert all(item["queue"]["etaSeconds"] >= 0 for item in items)
 
         with counting_round_trips(monkeypatch) as sent:

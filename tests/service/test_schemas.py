@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.schemas import GenerationRequest
+from service.openai_images import ImageGenerationRequest, generation_request
+from service.schemas import FireflyGenerateRequest, GenerationRequest
 
 MINIMAL: dict[str, Any] = {"prompt": "a lighthouse at dawn", "customModelId": "urn:aaid:sc:model-1"}
 
@@ -175,3 +176,29 @@ def test_an_integral_json_number_is_an_integer() -> None:
     assert parse(numVariations=2.0, seeds=[7.0, 8]).seeds == [7, 8]
     assert "numVariations" in refused(numVariations=2.5)
     assert "numVariations" in refused(numVariations=float("nan"))
+
+
+def test_no_cache_is_an_extension_of_the_firefly_compatible_body_only() -> None:
+    body = FireflyGenerateRequest.model_validate({**MINIMAL, "seeds": [7], "noCache": True})
+    assert body.noCache is True
+    # Never sent to Firefly, and not part of what an Idempotency-Key fingerprints (like the header).
+    assert body.firefly_body() == {**MINIMAL, "seeds": [7]}
+    assert body.as_given() == {**MINIMAL, "seeds": [7]}
+    assert FireflyGenerateRequest.model_validate(MINIMAL).noCache is False
+    with pytest.raises(ValidationError, match="noCache"):
+        FireflyGenerateRequest.model_validate({**MINIMAL, "noCache": "yes"})  # no coercion
+    assert "noCache" in refused(noCache=True)  # the native body has the header instead
+
+
+def test_an_openai_seed_pins_every_image_and_cache_takes_only_no_cache() -> None:
+    asked = ImageGenerationRequest.model_validate(
+        {"model": "m", "prompt": "a lamp", "n": 3, "seed": 40, "cache": {"no-cache": True}}
+    )
+    assert asked.no_cache is True
+    wanted = generation_request(asked, "urn:aaid:sc:model-1")
+    assert wanted.seeds == [40, 41, 42] and wanted.numVariations == 3
+    assert "cache" not in wanted.firefly_body() and "seed" not in wanted.firefly_body()
+    plain = ImageGenerationRequest.model_validate({"model": "m", "prompt": "a lamp"})
+    assert plain.no_cache is False and generation_request(plain, "urn:aaid:sc:model-1").seeds is None
+    with pytest.raises(ValidationError, match="ttl"):
+        ImageGenerationRequest.model_validate({"model": "m", "prompt": "a lamp", "cache": {"ttl": 60}})
