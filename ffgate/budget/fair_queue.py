@@ -89,6 +89,7 @@ class FairQueue:
             "passes": k.queue_passes,
             "vtime": k.queue_vtime,
             "schedule": k.schedule,
+            "memo": k.dispatch_memo(member),
         }
         args = {
             **self.budget.lua_args(now),

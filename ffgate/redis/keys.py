@@ -28,6 +28,11 @@ class Keys:
         """Channel that tells the workers' dispatchers new work is due now (a submit, a delivery)."""
         return f"{self.prefix}wake"
 
+    def dispatch_memo(self, member: str) -> str:
+        """What one dispatch call claimed, kept a minute: the same call sent again after its answer was lost
+        (a cut connection, a frozen Redis) answers the same claims instead of claiming more."""
+        return f"{self.prefix}dispatched:{member}"
+
     def delivery(self, webhook_id: str) -> str:
         """One webhook message (an event of a job): its attempt count, body once built, and outcome."""
         return f"{self.prefix}delivery:{webhook_id}"

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -273,3 +274,54 @@ async def test_a_job_claimed_after_it_was_read_is_placed_as_being_sent(
     later = await store.get("svc-001")
     assert later is not None
     assert await estimate(queue, later) == (0, pytest.approx(2.0, abs=0.1))  # the next paced slot
+
+
+async def test_a_dispatch_sent_again_after_its_answer_was_lost_claims_nothing_more(
+    qredis: aioredis.Redis, store: AdmittingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py sends a command again when its answer was lost (a cut connection, a frozen Redis that then
+    runs both): the second run of one dispatch call answers the first run's claims and claims no more."""
+    queue = fair_queue(qredis)
+    ids = await queue_jobs(store, "client-a", 3)
+    moment = datetime.now(UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return moment
+
+    monkeypatch.setattr("ffgate.budget.fair_queue.datetime", Frozen)
+    monkeypatch.setattr("ffgate.budget.fair_queue.secrets.token_hex", lambda n: "same")
+    first = await claimed(queue, limit=2)
+    again = await claimed(queue, limit=2)  # the very same command, as a resend is
+    assert [c.gen_id for c in first] == ids[:2]
+    assert [c.gen_id for c in again] == ids[:2]
+    assert [c.budget_member for c in again] == [c.budget_member for c in first]
+    assert all(c.record is not None and c.record.state == "sending" for c in again)
+    assert await qredis.hget(KEYS.generation(ids[2]), "state") == b"queued"  # not taken by the resend
+    assert await qredis.zcard(KEYS.schedule) == 2
+
+
+async def test_an_admission_sent_again_after_its_answer_was_lost_queues_the_job_once(
+    qredis: aioredis.Redis, store: AdmittingStore
+) -> None:
+    """A frozen Redis may run the first admission and then its resend after a dispatcher has taken the job:
+    the resend must not write the record again (that would queue it a second time: sent twice)."""
+
+    async def admit() -> None:
+        await store.create(
+            gen_id="client-a-000",
+            client_id="client-a",
+            request_id="r",
+            request={},
+            metadata=None,
+            warnings=[],
+        )
+
+    queue = fair_queue(qredis)
+    await admit()
+    assert [c.gen_id for c in await claimed(queue)] == ["client-a-000"]
+    await admit()  # the same call again
+    assert await qredis.hget(KEYS.generation("client-a-000"), "state") == b"sending"
+    assert await drain(queue) == []
+    assert await qredis.zcard(KEYS.client_generations("client-a")) == 1

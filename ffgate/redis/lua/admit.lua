@@ -32,6 +32,13 @@ if client == '' then
   client = caller[1]
   if caller[3] == '' then quota = -1 else quota = tonumber(caller[3]) end
 end
+-- The same call sent again by redis-py after its answer was lost (a cut connection; a frozen Redis runs the
+-- first one when it wakes): `gen_id` is new for every request, so a record of that id is this call's own,
+-- answered as it was the first time and not written again (a second write would queue it again).
+if redis.call('EXISTS', K.record) == 1 then
+  if redis.call('HEXISTS', K.record, 'reusedFrom') == 1 then return {'reused', client, unpack(caller)} end
+  return {'created', client, unpack(caller)}
+end
 local idem = ''
 if A.idem_key ~= '' then
   idem = key(A.idem_key, client)

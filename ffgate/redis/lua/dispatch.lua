@@ -2,10 +2,24 @@
 -- to `limit`): spend the budget on each and claim it queued -> sending under a `submit:<id>` lease
 -- (ffgate.budget.fair_queue). One call claims a batch, so a busy dispatcher pays one round trip for several.
 -- uses: states window budget breaker
--- KEYS: window day pause pace breaker queues passes vtime schedule
+-- KEYS: window day pause pace breaker queues passes vtime schedule memo
 -- ARGV: now rpm rpd burst to_midnight member lease_end queue_prefix record_prefix weights probe_ms stride limit
 -- `weights`: JSON {client: weight}. The n-th job claimed is counted in the budget as `<member>-<n>`.
 -- Answers {0, ms to wait} | {1} (nothing waits) | {2, probe 0|1, id, record (HGETALL), id, record, ...}.
+-- `memo` (unique to the call, as `member` is): redis-py sends a command again when its answer was lost (a
+-- cut connection; a frozen Redis runs the first one when it wakes), so the claims of a call that already ran
+-- are answered again, never made twice: a second batch would leave the first in `sending` with nobody to
+-- send it, to fail as outcome-unknown when its lease ran out.
+local memo = redis.call('GET', K.memo)
+if memo then
+  local first = cjson.decode(memo)  -- {probe, id, id, ...}
+  local again = {2, first[1]}
+  for i = 2, #first do
+    again[#again + 1] = first[i]
+    again[#again + 1] = redis.call('HGETALL', A.record_prefix .. first[i])
+  end
+  return again
+end
 if redis.call('ZCARD', K.queues) == 0 then return {1} end
 local now, rpm, rpd, burst = tonumber(A.now), tonumber(A.rpm), tonumber(A.rpd), tonumber(A.burst)
 local to_midnight, limit = tonumber(A.to_midnight), tonumber(A.limit)
@@ -53,4 +67,7 @@ while count < limit do
   end
 end
 if count == 0 then return {1} end
+local ids = {probe}
+for i = 1, #claimed, 2 do ids[#ids + 1] = claimed[i] end
+redis.call('SET', K.memo, cjson.encode(ids), 'EX', 60)
 return {2, probe, unpack(claimed)}
