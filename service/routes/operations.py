@@ -3,7 +3,6 @@ client with places and ETAs, the org budget and the breaker."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated
 
@@ -49,7 +48,7 @@ async def list_all_generations(
         owners = [client]
     else:
         owners = [ADMIN_CLIENT_ID, *(c.id for c in await runtime.clients.list())]
-    pages = await asyncio.gather(*(runtime.jobs.page(owner, None, limit) for owner in owners))
+    pages = await runtime.jobs.newest_pages(owners, limit)
     records = [
         record
         for page in pages
