@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from service.app import create_app, open_runtime
 from service.deps import Runtime
 from tests.admitting import AdmittingStore
-from tests.redis_db import make_settings
-from tests.service.test_read_path import counting_round_trips
+from tests.service.in_process import counting_round_trips, gateway, own_runtime
 
 pytestmark = pytest.mark.anyio
 CLIENTS = 300
@@ -26,11 +22,8 @@ ADMIN = "ffk_operations_listing_admin_key_0123456789"
 @pytest.fixture
 async def runtime(redis: aioredis.Redis) -> AsyncIterator[Runtime]:
     # more clients than the gateway's pool has connections (256): one connection each would run out
-    rt = open_runtime(make_settings(admin_key=ADMIN, key_pepper="p" * 32))
-    try:
+    async with own_runtime(admin_key=ADMIN) as rt:
         yield rt
-    finally:
-        await rt.aclose()
 
 
 async def test_every_clients_newest_generations_in_a_few_round_trips(
@@ -53,15 +46,7 @@ async def test_every_clients_newest_generations_in_a_few_round_trips(
         )
         ids.append((issued.client.id, gen_id))
         await asyncio.sleep(0.002)  # each created in a millisecond of its own: the order is by createdAt
-    app = create_app(runtime.settings)
-
-    async def with_runtime(scope: Any, receive: Any, send: Any) -> None:
-        scope["state"] = {"runtime": runtime}
-        await app(scope, receive, send)
-
-    transport = httpx.ASGITransport(app=with_runtime)
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test", headers=headers) as http:
+    async with gateway(runtime, ADMIN) as http:
         await http.get("/v1/admin/generations", params={"limit": 1})  # scripts loaded, connections open
         with counting_round_trips(monkeypatch) as sent:
             listed = await http.get("/v1/admin/generations", params={"limit": 100})

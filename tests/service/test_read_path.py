@@ -3,46 +3,23 @@ places and ETAs included, takes 3 (the key, the page with its records, one snaps
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.connection import AbstractConnection
 
-from service.app import create_app, open_runtime
 from service.deps import Runtime
 from tests.admitting import AdmittingStore
-from tests.redis_db import make_settings
+from tests.service.in_process import counting_round_trips, gateway, own_runtime
 
 pytestmark = pytest.mark.anyio
 PAGE = 100
 
 
-@contextlib.contextmanager
-def counting_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every write of a command or a pipeline to Redis: each is one round trip."""
-    sent = [0]
-    original = AbstractConnection.send_packed_command
-
-    async def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent[0] += 1
-        await original(self, command, check_health)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(AbstractConnection, "send_packed_command", counted)
-        yield sent
-
-
 @pytest.fixture
 async def runtime(redis: aioredis.Redis) -> AsyncIterator[Runtime]:
-    rt = open_runtime(make_settings(upstream_rpm=60, upstream_rpd=1000, key_pepper="p" * 32))
-    try:
+    async with own_runtime(upstream_rpm=60, upstream_rpd=1000) as rt:
         yield rt
-    finally:
-        await rt.aclose()
 
 
 async def test_a_page_of_100_queued_generations_takes_three_round_trips(
@@ -70,15 +47,7 @@ async def test_a_page_of_100_queued_generations_takes_three_round_trips(
         metadata=None,
         warnings=[],
     )
-    app = create_app(runtime.settings)
-
-    async def with_runtime(scope: Any, receive: Any, send: Any) -> None:
-        scope["state"] = {"runtime": runtime}  # what the lifespan hands every request
-        await app(scope, receive, send)
-
-    transport = httpx.ASGITransport(app=with_runtime)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test", headers=headers) as http:
+    async with gateway(runtime, key) as http:
         await http.get("/v1/generations", params={"limit": 1})  # scripts loaded, connections open
         with counting_round_trips(monkeypatch) as sent:
             page = await http.get("/v1/generations", params={"limit": PAGE})
@@ -113,16 +82,8 @@ async def test_a_202_takes_two_round_trips(runtime: Runtime, monkeypatch: pytest
     model = {"assetId": "urn:aaid:sc:test-model", "trainingMode": "style"}
     assert runtime.models is not None
     monkeypatch.setattr(runtime.models, "cached", lambda asset_id: model)  # a fresh copy of the catalogue
-    app = create_app(runtime.settings)
-
-    async def with_runtime(scope: Any, receive: Any, send: Any) -> None:
-        scope["state"] = {"runtime": runtime}
-        await app(scope, receive, send)
-
-    headers = {"Authorization": f"Bearer {issued.api_key.get_secret_value()}"}
     body = {"prompt": "a router", "customModelId": model["assetId"]}
-    transport = httpx.ASGITransport(app=with_runtime)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test", headers=headers) as http:
+    async with gateway(runtime, issued.api_key.get_secret_value()) as http:
         assert (await http.post("/v1/generations", json=body)).status_code == 202  # scripts loaded
         with counting_round_trips(monkeypatch) as sent:
             created = await http.post("/v1/generations", json=body)
